@@ -1,0 +1,92 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let strictSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .swiftLanguageMode(.v6),
+]
+
+let package = Package(
+    name: "Roster",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "roster", targets: ["roster"]),
+        .library(name: "RosterServer", targets: ["RosterServer"]),
+        .library(name: "RosterHTTP", targets: ["RosterHTTP"]),
+        .library(name: "RosterCore", targets: ["RosterCore"]),
+        .library(name: "RosterAPI", targets: ["RosterAPI"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/swhitty/FlyingFox", from: "0.27.1"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(
+            url: "https://github.com/apple/swift-configuration", from: "1.4.0",
+            traits: [.defaults, "YAML", "CommandLineArguments"]
+        ),
+    ],
+    targets: [
+        .target(
+            name: "RosterCore",
+            dependencies: [
+                .product(name: "HeapModule", package: "swift-collections"),
+                .product(name: "OrderedCollections", package: "swift-collections"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(name: "RosterAPI", swiftSettings: strictSettings),
+        .target(
+            name: "RosterHTTP",
+            dependencies: [
+                .product(name: "FlyingSocks", package: "FlyingFox"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "RosterServer",
+            dependencies: [
+                "RosterCore", "RosterAPI", "RosterHTTP",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "Configuration", package: "swift-configuration"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "roster",
+            dependencies: [
+                "RosterServer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "RosterTesting",
+            dependencies: [
+                "RosterServer", "RosterHTTP", "RosterCore", "RosterAPI",
+                .product(name: "FlyingSocks", package: "FlyingFox"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(name: "RosterCoreTests", dependencies: ["RosterCore"], swiftSettings: strictSettings),
+        .testTarget(name: "RosterAPITests", dependencies: ["RosterAPI"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "RosterHTTPTests",
+            dependencies: ["RosterHTTP", "RosterTesting", .product(name: "FlyingSocks", package: "FlyingFox")],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "RosterServerTests",
+            dependencies: ["RosterServer", "RosterTesting", "RosterCore", "RosterAPI"],
+            swiftSettings: strictSettings
+        ),
+    ]
+)

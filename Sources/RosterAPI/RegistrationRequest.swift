@@ -1,0 +1,210 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The body of `POST /services`, validated field by field.
+///
+/// ```json
+/// {"name": "web", "host": "10.0.0.5", "port": 8080, "metadata": {"version": "1.4.2"}, "ttl": 30}
+/// ```
+/// `metadata` and `ttl` are optional. `ttl` is in seconds.
+public struct RegistrationRequest: Sendable, Equatable {
+    public var name: String
+    public var host: String
+    public var port: Int
+    public var metadata: [String: String]
+    /// The lease TTL, or nil for the server's default.
+    public var ttl: Duration?
+
+    public static let allowedKeys: Set<String> = ["name", "host", "port", "metadata", "ttl"]
+    public static let maxMetadataKeys = 64
+    public static let maxMetadataKeyBytes = 128
+    public static let maxMetadataValueBytes = 1024
+    public static let ttlRange: ClosedRange<Double> = 1...86_400
+
+    public init(name: String, host: String, port: Int, metadata: [String: String] = [:], ttl: Duration? = nil) {
+        self.name = name
+        self.host = host
+        self.port = port
+        self.metadata = metadata
+        self.ttl = ttl
+    }
+
+    /// Reads and validates a request body.
+    /// - Throws: `APIProblem` (400) whose `code` is one of the JSON reader's codes
+    ///   (`invalid_json`, `invalid_utf8`, `duplicate_key`, `too_deep`, `empty_body`),
+    ///   `unknown_field`, `missing_field` or `invalid_field`, and whose `field` names the JSON path.
+    public init(body: [UInt8]) throws(APIProblem) {
+        let value: JSONValue
+        do {
+            value = try JSONReader.read(body)
+        } catch {
+            throw .badRequest(error.code.rawValue, error.message, field: error.path.flatMap { $0.isEmpty ? nil : $0 })
+        }
+        try self.init(json: value)
+    }
+
+    /// Validates an already parsed body. - Throws: `APIProblem` as `init(body:)`.
+    public init(json: JSONValue) throws(APIProblem) {
+        guard case .object(let object) = json else {
+            throw .badRequest("invalid_json", "the request body must be a JSON object, not \(json.typeName)")
+        }
+        for key in object.keys where !Self.allowedKeys.contains(key) {
+            throw .badRequest("unknown_field", "unknown field \"\(Self.printable(key))\"", field: key)
+        }
+        name = try Self.required("name", in: object, Self.validateName)
+        host = try Self.required("host", in: object, Self.validateHost)
+        port = try Self.required("port", in: object, Self.validatePort)
+        metadata = try object["metadata"].map(Self.validateMetadata) ?? [:]
+        ttl = try object["ttl"].map(Self.validateTTL)
+    }
+
+    private static func required<T>(
+        _ key: String, in object: JSONObject, _ validate: (JSONValue) throws(APIProblem) -> T
+    ) throws(APIProblem) -> T {
+        guard let value = object[key] else {
+            throw .badRequest("missing_field", "\(key) is required", field: key)
+        }
+        return try validate(value)
+    }
+
+    static func invalid(_ field: String, _ detail: String) -> APIProblem {
+        .badRequest("invalid_field", detail, field: field)
+    }
+
+    /// 1–63 characters of letters, digits, `.`, `_`, `-`, starting and ending with a letter or digit.
+    public static func validateName(_ value: JSONValue) throws(APIProblem) -> String {
+        guard case .string(let name) = value else { throw invalid("name", "name must be a string, not \(value.typeName)") }
+        guard isValidServiceName(name) else {
+            throw invalid("name", "name must be 1-63 letters, digits, '.', '_' or '-', starting and ending with a letter or digit")
+        }
+        return name
+    }
+
+    /// Whether `name` is a valid service name (also used for names in paths).
+    public static func isValidServiceName(_ name: String) -> Bool {
+        let bytes = Array(name.utf8)
+        guard (1...63).contains(bytes.count), isAlnum(bytes.first!), isAlnum(bytes.last!) else { return false }
+        return bytes.allSatisfy { isAlnum($0) || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "-") }
+    }
+
+    /// An IPv4 address, an IPv6 address without brackets, or an RFC 1123 hostname of at most 253 characters.
+    public static func validateHost(_ value: JSONValue) throws(APIProblem) -> String {
+        guard case .string(let host) = value else { throw invalid("host", "host must be a string, not \(value.typeName)") }
+        guard isValidHost(host) else {
+            throw invalid("host", "host must be an IPv4 address, an IPv6 address without brackets, or a hostname of at most 253 characters")
+        }
+        return host
+    }
+
+    public static func isValidHost(_ host: String) -> Bool {
+        let bytes = Array(host.utf8)
+        guard !bytes.isEmpty, bytes.count <= 253 else { return false }
+        if bytes.contains(UInt8(ascii: ":")) { return isIPv6(host) }
+        if bytes.allSatisfy({ isDigit($0) || $0 == UInt8(ascii: ".") }) { return isIPv4(bytes) }
+        return isHostname(bytes)
+    }
+
+    /// Dotted-quad IPv4: four decimal octets 0–255, no leading zeros.
+    static func isIPv4(_ bytes: [UInt8]) -> Bool {
+        let parts = bytes.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false)
+        guard parts.count == 4 else { return false }
+        return parts.allSatisfy { part in
+            guard (1...3).contains(part.count), part.allSatisfy(isDigit) else { return false }
+            if part.count > 1 && part.first == UInt8(ascii: "0") { return false }
+            return Int(String(decoding: part, as: UTF8.self))! <= 255
+        }
+    }
+
+    static func isIPv6(_ host: String) -> Bool {
+        guard host.utf8.count <= 45, host.utf8.allSatisfy({ isHexDigit($0) || $0 == UInt8(ascii: ":") || $0 == UInt8(ascii: ".") }) else {
+            return false
+        }
+        var address = in6_addr()
+        return inet_pton(AF_INET6, host, &address) == 1
+    }
+
+    /// RFC 1123 §2.1: labels of 1–63 letters, digits and hyphens, not starting or ending with a
+    /// hyphen; the last label is not all digits (RFC 3696 §2).
+    static func isHostname(_ bytes: [UInt8]) -> Bool {
+        var labels = bytes.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false)
+        if labels.count > 1, labels.last!.isEmpty { labels.removeLast() }  // a trailing dot is allowed
+        guard !labels.isEmpty else { return false }
+        for label in labels {
+            guard (1...63).contains(label.count), isAlnum(label.first!), isAlnum(label.last!),
+                  label.allSatisfy({ isAlnum($0) || $0 == UInt8(ascii: "-") })
+            else { return false }
+        }
+        return !labels.last!.allSatisfy(isDigit)
+    }
+
+    /// An integer literal from 1 to 65535 (`80.0`, `8e1` and `"80"` are rejected).
+    public static func validatePort(_ value: JSONValue) throws(APIProblem) -> Int {
+        guard case .number(let number) = value, number.isIntegerLiteral else {
+            throw invalid("port", "port must be an integer from 1 to 65535, not \(describe(value))")
+        }
+        guard let port = number.intValue, (1...65_535).contains(port) else {
+            throw invalid("port", "port must be an integer from 1 to 65535, got \(printable(number.literal))")
+        }
+        return port
+    }
+
+    /// An object of at most 64 string values; keys 1–128 bytes, values at most 1024 bytes.
+    public static func validateMetadata(_ value: JSONValue) throws(APIProblem) -> [String: String] {
+        guard case .object(let object) = value else {
+            throw invalid("metadata", "metadata must be an object of strings, not \(value.typeName)")
+        }
+        guard object.count <= maxMetadataKeys else {
+            throw invalid("metadata", "metadata has \(object.count) keys; at most \(maxMetadataKeys) are allowed")
+        }
+        var result: [String: String] = [:]
+        for (key, item) in object {
+            let field = "metadata.\(key)"
+            guard (1...maxMetadataKeyBytes).contains(key.utf8.count) else {
+                throw invalid(field, "metadata keys must be 1-\(maxMetadataKeyBytes) bytes")
+            }
+            guard case .string(let text) = item else {
+                throw invalid(field, "metadata values must be strings, not \(item.typeName)")
+            }
+            guard text.utf8.count <= maxMetadataValueBytes else {
+                throw invalid(field, "metadata values must be at most \(maxMetadataValueBytes) bytes")
+            }
+            result[key] = text
+        }
+        return result
+    }
+
+    /// A number of seconds from 1 to 86400; kept with millisecond precision.
+    public static func validateTTL(_ value: JSONValue) throws(APIProblem) -> Duration {
+        guard case .number(let number) = value, let seconds = number.doubleValue, ttlRange.contains(seconds) else {
+            throw invalid("ttl", "ttl must be a number of seconds from 1 to 86400, not \(describe(value))")
+        }
+        return .milliseconds(Int64((seconds * 1000).rounded()))
+    }
+
+    static func describe(_ value: JSONValue) -> String {
+        switch value {
+        case .number(let n): printable(n.literal)
+        case .string: "a string"
+        default: value.typeName
+        }
+    }
+
+    /// Shortens and neutralizes user text quoted in messages.
+    static func printable(_ text: String) -> String {
+        let clipped = text.unicodeScalars.prefix(64).map { $0.value < 0x20 || $0.value == 0x7F ? Character("?") : Character($0) }
+        return String(clipped) + (text.unicodeScalars.count > 64 ? "…" : "")
+    }
+
+    static func isDigit(_ b: UInt8) -> Bool { b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9") }
+    static func isHexDigit(_ b: UInt8) -> Bool {
+        isDigit(b) || (b >= UInt8(ascii: "a") && b <= UInt8(ascii: "f")) || (b >= UInt8(ascii: "A") && b <= UInt8(ascii: "F"))
+    }
+    static func isAlnum(_ b: UInt8) -> Bool {
+        isDigit(b) || (b >= UInt8(ascii: "a") && b <= UInt8(ascii: "z")) || (b >= UInt8(ascii: "A") && b <= UInt8(ascii: "Z"))
+    }
+}

@@ -1,0 +1,284 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+import FlyingSocks
+import Logging
+
+/// Serves the requests of one connection in order: read a head, read its body, call the handler,
+/// write the response, repeat while the connection is kept alive (RFC 9112 §9).
+struct HTTPConnection {
+    let socket: AsyncSocket
+    let context: ConnectionContext
+    let handler: any HTTPHandler
+    let configuration: HTTPServerConfiguration
+    let dates: HTTPDateCache
+    let logger: Logger
+    private var buffer: [UInt8] = []
+
+    /// Bounds of the discard phase of a lingering close.
+    static let lingerTime: Duration = .seconds(2)
+    static let lingerBytes = 4 * 1024 * 1024
+
+    init(
+        socket: AsyncSocket, context: ConnectionContext, handler: any HTTPHandler,
+        configuration: HTTPServerConfiguration, dates: HTTPDateCache, logger: Logger
+    ) {
+        self.socket = socket
+        self.context = context
+        self.handler = handler
+        self.configuration = configuration
+        self.dates = dates
+        self.logger = logger
+    }
+
+    private enum ReadResult {
+        case data
+        case endOfStream
+    }
+
+    /// Reads more bytes into the buffer.
+    private mutating func fill() async -> ReadResult {
+        do {
+            let bytes = try await socket.read(atMost: 16 * 1024)
+            buffer.append(contentsOf: bytes)
+            return .data
+        } catch {
+            return .endOfStream
+        }
+    }
+
+    mutating func run() async {
+        defer { context.close() }
+        while true {
+            guard context.enter(.idle, deadline: .now + configuration.idleTimeout) else { return }
+            switch await serveOneRequest() {
+            case .keepAlive: continue
+            case .close: return
+            case .lingeringClose:
+                await lingeringClose()
+                return
+            }
+        }
+    }
+
+    private enum Next {
+        case keepAlive
+        case close
+        case lingeringClose
+    }
+
+    private mutating func serveOneRequest() async -> Next {
+        // 1. The head.
+        var parser = HTTPHeadParser(configuration: configuration)
+        var head: HTTPRequestHead
+        var headEnd: Int
+        var reading = false
+        do {
+            while true {
+                if !buffer.isEmpty {
+                    if !reading {
+                        reading = true
+                        _ = context.enter(.reading, deadline: .now + configuration.headTimeout)
+                    }
+                    if case .complete(let h, let end) = try parser.parse(buffer) {
+                        head = h
+                        headEnd = end
+                        break
+                    }
+                }
+                if await fill() == .endOfStream {
+                    return await endOfStream(partial: !buffer.isEmpty)
+                }
+            }
+        } catch {
+            return await reject(error)
+        }
+
+        // 2. The body.
+        var body: [UInt8] = []
+        do {
+            switch head.framing {
+            case .none:
+                buffer.removeFirst(headEnd)
+            case .contentLength(let length):
+                buffer.removeFirst(headEnd)
+                if head.expectsContinue && buffer.isEmpty {
+                    guard await write(Array("HTTP/1.1 100 Continue\r\n\r\n".utf8)) else { return .close }
+                }
+                _ = context.enter(.reading, deadline: .now + configuration.headTimeout)
+                while buffer.count < length {
+                    if await fill() == .endOfStream { return await endOfStream(partial: true) }
+                }
+                body = Array(buffer[0..<length])
+                buffer.removeFirst(length)
+            case .chunked:
+                buffer.removeFirst(headEnd)
+                if head.expectsContinue && buffer.isEmpty {
+                    guard await write(Array("HTTP/1.1 100 Continue\r\n\r\n".utf8)) else { return .close }
+                }
+                _ = context.enter(.reading, deadline: .now + configuration.headTimeout)
+                var decoder = ChunkedBodyDecoder(
+                    start: 0, maxBody: configuration.maxBody, maxTrailerBytes: configuration.maxHeaderBytes)
+                while true {
+                    if case .complete(let end) = try decoder.decode(buffer) {
+                        buffer.removeFirst(end)
+                        break
+                    }
+                    buffer.removeFirst(decoder.rebase())
+                    if await fill() == .endOfStream { return await endOfStream(partial: true) }
+                }
+                body = decoder.body
+            }
+        } catch {
+            return await reject(error)
+        }
+
+        // 3. The handler.
+        _ = context.enter(.processing, deadline: nil)
+        let request = HTTPRequest(
+            method: head.method, target: head.target, version: head.version, headers: head.headers, body: body)
+        let response = await handler.respond(to: request)
+
+        // 4. The response.
+        let keepAlive = head.keepAlive && !response.closesConnection && !context.isDraining
+        let isHead = head.method == "HEAD"
+        switch response.body {
+        case .empty, .bytes:
+            let bytes = encode(response, version: head.version, keepAlive: keepAlive, omitBody: isHead)
+            _ = context.enter(.writing, deadline: .now + configuration.idleTimeout)
+            guard await write(bytes) else { return .close }
+        case .stream(let produce):
+            guard await stream(response, produce: produce, version: head.version, omitBody: isHead) else { return .close }
+            return .close
+        }
+        return keepAlive ? .keepAlive : .lingeringClose
+    }
+
+    /// The client closed its side or a deadline passed while reading.
+    private mutating func endOfStream(partial: Bool) async -> Next {
+        if context.expiredPhase == .reading {
+            let problem = HTTPProblem(.requestTimeout, code: "request_timeout", "request not received within the head timeout")
+            logger.debug("request timed out", metadata: ["connection.id": "\(context.id)"])
+            _ = context.enter(.writing, deadline: .now + configuration.idleTimeout)
+            if await write(encode(problem.response, version: .http1_1, keepAlive: false, omitBody: false)) {
+                return .lingeringClose
+            }
+        }
+        return .close
+    }
+
+    /// Answers a request that cannot be served with its problem response.
+    private mutating func reject(_ error: any Error) async -> Next {
+        let problem = (error as? HTTPProblem) ?? .badRequest("malformed request")
+        logger.debug("request rejected", metadata: ["http.status": "\(problem.status.code)", "error.code": "\(problem.code)"])
+        _ = context.enter(.writing, deadline: .now + configuration.idleTimeout)
+        guard await write(encode(problem.response, version: .http1_1, keepAlive: !problem.closesConnection, omitBody: false)) else {
+            return .close
+        }
+        return problem.closesConnection ? .lingeringClose : .keepAlive
+    }
+
+    /// Half-closes, discards what the client still sends for a bounded time and size, then returns
+    /// (the caller closes), so the client reads the response instead of a reset (RFC 9112 §9.6).
+    private mutating func lingeringClose() async {
+        context.shutdownWrite()
+        _ = context.enter(.lingering, deadline: .now + Self.lingerTime)
+        var discarded = 0
+        while discarded < Self.lingerBytes {
+            buffer.removeAll(keepingCapacity: true)
+            guard await fill() == .data else { return }
+            discarded += buffer.count
+        }
+    }
+
+    private func write(_ bytes: [UInt8]) async -> Bool {
+        do {
+            try await socket.write(Data(bytes))
+            return true
+        } catch {
+            return false
+        }
+    }
+
+    /// Serializes a response with a known body in one buffer (one write per response).
+    func encode(_ response: HTTPResponse, version: HTTPVersion, keepAlive: Bool, omitBody: Bool) -> [UInt8] {
+        var body: [UInt8] = []
+        if case .bytes(let b) = response.body { body = b }
+        var out: [UInt8] = []
+        out.reserveCapacity(160 + body.count)
+        appendHead(response, to: &out, keepAlive: keepAlive, version: version)
+        let code = response.status.code
+        if code != 204 && code != 304 && !(100..<200).contains(code) {
+            out.append(contentsOf: "Content-Length: \(body.count)\r\n".utf8)
+        }
+        out.append(contentsOf: [0x0D, 0x0A])
+        if !omitBody { out.append(contentsOf: body) }
+        return out
+    }
+
+    private func appendHead(_ response: HTTPResponse, to out: inout [UInt8], keepAlive: Bool, version: HTTPVersion) {
+        out.append(contentsOf: "HTTP/1.1 \(response.status.code) \(response.status.reasonPhrase)\r\n".utf8)
+        out.append(contentsOf: "Date: \(dates.current())\r\n".utf8)
+        for field in response.headers {
+            out.append(contentsOf: field.name.utf8)
+            out.append(contentsOf: [UInt8(ascii: ":"), 0x20])
+            out.append(contentsOf: field.value.utf8)
+            out.append(contentsOf: [0x0D, 0x0A])
+        }
+        if !keepAlive {
+            out.append(contentsOf: "Connection: close\r\n".utf8)
+        } else if version == .http1_0 {
+            out.append(contentsOf: "Connection: keep-alive\r\n".utf8)
+        }
+    }
+
+    /// Writes a body of unknown length: chunked on HTTP/1.1, close-delimited on HTTP/1.0.
+    /// The connection always closes afterwards.
+    private func stream(
+        _ response: HTTPResponse, produce: @Sendable (HTTPBodyWriter) async throws -> Void,
+        version: HTTPVersion, omitBody: Bool
+    ) async -> Bool {
+        let chunked = version == .http1_1
+        var head: [UInt8] = []
+        appendHead(response, to: &head, keepAlive: false, version: version)
+        if chunked { head.append(contentsOf: "Transfer-Encoding: chunked\r\n".utf8) }
+        head.append(contentsOf: [0x0D, 0x0A])
+        _ = context.enter(.writing, deadline: .now + configuration.idleTimeout)
+        guard await write(head) else { return false }
+        if omitBody { return true }
+        let socket = self.socket
+        let context = self.context
+        let idleTimeout = configuration.idleTimeout
+        let writer = HTTPBodyWriter(
+            write: { bytes in
+                var frame: [UInt8] = []
+                if chunked {
+                    frame.reserveCapacity(bytes.count + 12)
+                    frame.append(contentsOf: String(bytes.count, radix: 16).utf8)
+                    frame.append(contentsOf: [0x0D, 0x0A])
+                    frame.append(contentsOf: bytes)
+                    frame.append(contentsOf: [0x0D, 0x0A])
+                } else {
+                    frame = bytes
+                }
+                _ = context.enter(.writing, deadline: .now + idleTimeout)
+                try await socket.write(Data(frame))
+                _ = context.enter(.processing, deadline: nil)
+            },
+            isDraining: { context.isDraining }
+        )
+        _ = context.enter(.processing, deadline: nil)
+        do {
+            try await produce(writer)
+        } catch {
+            return false
+        }
+        if chunked {
+            _ = context.enter(.writing, deadline: .now + configuration.idleTimeout)
+            return await write(Array("0\r\n\r\n".utf8))
+        }
+        return true
+    }
+}

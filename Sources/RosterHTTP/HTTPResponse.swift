@@ -1,0 +1,53 @@
+/// A response for the server to write.
+///
+/// The server adds `Date`, `Content-Length` or `Transfer-Encoding`, and `Connection` itself.
+public struct HTTPResponse: Sendable {
+    /// The body of a response.
+    public enum Body: Sendable {
+        case empty
+        case bytes([UInt8])
+        /// A body of unknown length, written as it is produced: chunked on HTTP/1.1
+        /// (RFC 9112 §7.1), close-delimited on HTTP/1.0. The closure returns when the body ends.
+        case stream(@Sendable (HTTPBodyWriter) async throws -> Void)
+    }
+
+    public var status: HTTPStatus
+    public var headers: HTTPHeaders
+    public var body: Body
+    /// Close the connection after this response.
+    public var closesConnection: Bool
+
+    public init(status: HTTPStatus, headers: HTTPHeaders = [:], body: Body = .empty, closesConnection: Bool = false) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+        self.closesConnection = closesConnection
+    }
+}
+
+/// Writes parts of a streamed response body; each `write` goes to the socket as one chunk.
+public struct HTTPBodyWriter: Sendable {
+    let writeChunk: @Sendable ([UInt8]) async throws -> Void
+    let drainingCheck: @Sendable () -> Bool
+
+    public init(write: @escaping @Sendable ([UInt8]) async throws -> Void, isDraining: @escaping @Sendable () -> Bool) {
+        self.writeChunk = write
+        self.drainingCheck = isDraining
+    }
+
+    /// Sends bytes to the client now. Empty writes are ignored.
+    /// - Throws: when the client went away or the server is stopping.
+    public func write(_ bytes: [UInt8]) async throws {
+        guard !bytes.isEmpty else { return }
+        try await writeChunk(bytes)
+    }
+
+    /// Whether the server is shutting down; a long stream should end soon when this is true.
+    public var isDraining: Bool { drainingCheck() }
+}
+
+/// Answers requests. The server calls it for every well-formed request, one at a time per
+/// connection, in the order the requests arrived.
+public protocol HTTPHandler: Sendable {
+    func respond(to request: HTTPRequest) async -> HTTPResponse
+}

@@ -1,0 +1,248 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+import FlyingSocks
+import Logging
+import Synchronization
+
+/// A strict HTTP/1.1 server on FlyingSocks: one child task per connection in a discarding task
+/// group, keep-alive and pipelining in order, hard limits, timeouts, and graceful stop.
+///
+/// Use: `bind(host:port:)` (synchronous, so a taken port fails at startup), then `run()`;
+/// `beginShutdown(timeout:)` stops it gracefully, cancelling `run()` stops it at once.
+public final class HTTPServer: Sendable {
+    public let configuration: HTTPServerConfiguration
+    let handler: any HTTPHandler
+    let logger: Logger
+    let dates = HTTPDateCache()
+
+    private struct State {
+        var listener: Socket?
+        var boundPort: UInt16?
+        var connections: [Int: ConnectionContext] = [:]
+        var nextConnectionID = 0
+        var rejectedConnections = 0
+        var draining = false
+        var drainDeadline: ContinuousClock.Instant?
+        var stopped = false
+    }
+    private let state = Mutex(State())
+
+    public init(configuration: HTTPServerConfiguration, handler: any HTTPHandler, logger: Logger) {
+        self.configuration = configuration
+        self.handler = handler
+        self.logger = logger
+    }
+
+    /// Errors of binding the listener.
+    public struct BindError: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// Binds and listens on `host:port` (an IPv4 or IPv6 literal, or `localhost`); port 0 picks a
+    /// free port. Sets `SO_REUSEADDR` and `TCP_NODELAY` (inherited by accepted sockets on Linux).
+    /// - Returns: the bound port.
+    /// - Throws: `BindError` naming the address when the socket cannot be bound.
+    @discardableResult
+    public func bind(host: String, port: UInt16) throws -> UInt16 {
+        Self.ignoreSIGPIPE()
+        Self.raiseOpenFileLimit()
+        let literal = host == "localhost" ? "127.0.0.1" : host
+        let isIPv6 = literal.contains(":")
+        do {
+            let socket = try Socket(domain: isIPv6 ? AF_INET6 : AF_INET, type: .stream)
+            do {
+                try socket.setValue(true, for: .localAddressReuse)
+                try socket.setValue(true, for: BoolSocketOption(level: Int32(IPPROTO_TCP), name: TCP_NODELAY))
+                if isIPv6 {
+                    // `[::]` serves IPv4 too (dual stack), as users expect.
+                    try socket.setValue(false, for: BoolSocketOption(level: Int32(IPPROTO_IPV6), name: IPV6_V6ONLY))
+                    try socket.bind(to: sockaddr_in6.inet6(ip6: literal, port: port))
+                } else {
+                    try socket.bind(to: sockaddr_in.inet(ip4: literal, port: port))
+                }
+                try socket.listen(maxPendingConnection: 4096)
+            } catch {
+                try? socket.close()
+                throw error
+            }
+            let bound: UInt16 = switch try socket.sockname() {
+            case .ip4(_, let p), .ip6(_, let p): p
+            case .unix: port
+            }
+            state.withLock {
+                $0.listener = socket
+                $0.boundPort = bound
+            }
+            return bound
+        } catch let error as BindError {
+            throw error
+        } catch {
+            let shown = isIPv6 ? "[\(literal)]:\(port)" : "\(literal):\(port)"
+            throw BindError(description: "cannot listen on \(shown): \(error)")
+        }
+    }
+
+    /// The port the listener is bound to, once `bind` succeeded.
+    public var port: UInt16? { state.withLock { $0.boundPort } }
+
+    /// Connections currently open (served, not counting ones being refused with 503).
+    public var openConnections: Int { state.withLock { $0.connections.count } }
+
+    /// Connections refused with 503 because `http.max_connections` were open.
+    public var rejectedConnections: Int { state.withLock { $0.rejectedConnections } }
+
+    /// Whether the listener is accepting (bound, running and not draining).
+    public var isAccepting: Bool { state.withLock { $0.listener != nil && !$0.draining && !$0.stopped } }
+
+    /// Accepts and serves connections until a graceful shutdown has finished or the task is cancelled.
+    public func run() async throws {
+        guard let listener = state.withLock({ $0.listener }) else {
+            throw BindError(description: "run() called before bind()")
+        }
+        let pool: SocketPool<ePoll> = .ePoll(maxEvents: 256)
+        try await pool.prepare()
+        let acceptor = try AsyncSocket(socket: listener, pool: pool)
+        logger.debug("http server accepting", metadata: ["http.port": "\(port ?? 0)"])
+
+        await withDiscardingTaskGroup { outer in
+            outer.addTask {
+                do { try await pool.run() } catch {}
+            }
+            outer.addTask { await self.runTimer() }
+            await withDiscardingTaskGroup { connections in
+                await self.acceptLoop(acceptor, pool: pool, group: &connections)
+                // Leaving this scope waits for every connection to end.
+            }
+            outer.cancelAll()
+        }
+        state.withLock { s in
+            s.stopped = true
+            if let listener = s.listener {
+                try? listener.close()
+                s.listener = nil
+            }
+        }
+    }
+
+    /// Stops accepting, lets in-flight requests finish (answered with `Connection: close`),
+    /// closes idle connections, and force-closes whatever is left after `timeout`.
+    public func beginShutdown(timeout: Duration) {
+        let (listener, open) = state.withLock { s -> (Socket?, [ConnectionContext]) in
+            guard !s.draining else { return (nil, []) }
+            s.draining = true
+            s.drainDeadline = .now + timeout
+            return (s.listener, Array(s.connections.values))
+        }
+        if let listener {
+            // Wakes the accept call, which then sees the draining flag.
+            _ = shutdown(listener.file.rawValue, Int32(SHUT_RDWR))
+        }
+        for context in open { context.drain() }
+    }
+
+    private func acceptLoop(_ acceptor: AsyncSocket, pool: some AsyncSocketPool, group: inout DiscardingTaskGroup) async {
+        var backoff: Duration = .milliseconds(10)
+        while !Task.isCancelled {
+            let socket: AsyncSocket
+            do {
+                socket = try await acceptor.accept()
+                backoff = .milliseconds(10)
+            } catch {
+                if state.withLock({ $0.draining }) || Task.isCancelled { return }
+                if case .failed(_, let code, _) = error as? SocketError,
+                   code == EMFILE || code == ENFILE || code == ENOBUFS || code == ENOMEM {
+                    // Out of descriptors or memory: transient, back off and try again.
+                    logger.warning("accept failed, backing off", metadata: ["error.errno": "\(code)", "backoff": "\(backoff)"])
+                    try? await Task.sleep(for: backoff)
+                    backoff = min(backoff * 2, .seconds(1))
+                } else {
+                    logger.debug("accept failed", metadata: ["error": "\(error)"])
+                    try? await Task.sleep(for: .milliseconds(1))
+                }
+                continue
+            }
+            let fd = socket.socket.file.rawValue
+            let context: ConnectionContext? = state.withLock { s in
+                guard s.connections.count < configuration.maxConnections, !s.draining else {
+                    s.rejectedConnections += 1
+                    return nil
+                }
+                s.nextConnectionID += 1
+                let context = ConnectionContext(id: s.nextConnectionID, fd: fd)
+                s.connections[context.id] = context
+                return context
+            }
+            guard let context else {
+                group.addTask { await self.refuse(socket) }
+                continue
+            }
+            group.addTask {
+                var connection = HTTPConnection(
+                    socket: socket, context: context, handler: self.handler,
+                    configuration: self.configuration, dates: self.dates, logger: self.logger)
+                await connection.run()
+                _ = self.state.withLock { $0.connections.removeValue(forKey: context.id) }
+            }
+        }
+    }
+
+    /// Answers a connection over `http.max_connections` with 503 and closes it.
+    private func refuse(_ socket: AsyncSocket) async {
+        let context = ConnectionContext(id: -1, fd: socket.socket.file.rawValue)
+        let problem = HTTPProblem(
+            .serviceUnavailable, code: "too_many_connections",
+            "the server has \(configuration.maxConnections) connections open; retry later")
+        var response = problem.response
+        response.headers.add("Retry-After", "1")
+        let connection = HTTPConnection(
+            socket: socket, context: context, handler: handler, configuration: configuration, dates: dates, logger: logger)
+        let bytes = connection.encode(response, version: .http1_1, keepAlive: false, omitBody: false)
+        _ = try? await socket.write(Data(bytes))
+        context.shutdownWrite()
+        context.close()
+    }
+
+    /// Applies deadlines to every connection, and force-closes the rest when a drain runs out.
+    private func runTimer() async {
+        let shortest = min(configuration.headTimeout, configuration.idleTimeout, HTTPConnection.lingerTime)
+        let tick = max(.milliseconds(10), min(.milliseconds(250), shortest / 4))
+        while !Task.isCancelled {
+            try? await Task.sleep(for: tick)
+            let now = ContinuousClock.now
+            let (open, force) = state.withLock { s -> ([ConnectionContext], Bool) in
+                let force = s.drainDeadline.map { $0 <= now } ?? false
+                return (Array(s.connections.values), force)
+            }
+            for context in open {
+                if force { context.forceClose() } else { context.expireIfDue(now: now) }
+            }
+        }
+    }
+
+    static func ignoreSIGPIPE() {
+        _ = signal(SIGPIPE, SIG_IGN)
+    }
+
+    /// Raises the soft open-files limit to the hard limit, so many connections can be open.
+    public static func raiseOpenFileLimit() {
+        var limit = rlimit()
+        #if canImport(Glibc)
+        let resource = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
+        #else
+        let resource = RLIMIT_NOFILE
+        #endif
+        guard getrlimit(resource, &limit) == 0, limit.rlim_cur < limit.rlim_max else { return }
+        limit.rlim_cur = limit.rlim_max
+        _ = setrlimit(resource, &limit)
+    }
+}

@@ -1,0 +1,86 @@
+/// Routes requests by method and path template (`/services/{name}/{id}`).
+///
+/// Path segments are matched on their raw bytes for literals and percent-decoded exactly once
+/// for `{parameters}`. HEAD is served by the GET route with the body omitted. An unknown path
+/// is 404 `route_not_found`; a known path with another method is 405 with `Allow`.
+public struct Router: HTTPHandler {
+    public typealias Handler = @Sendable (HTTPRequest) async -> HTTPResponse
+
+    struct Route: Sendable {
+        var method: String
+        var template: String
+        var segments: [Segment]
+        var handler: Handler
+    }
+
+    enum Segment: Sendable, Equatable {
+        case literal(String)
+        case parameter(String)
+    }
+
+    private var routes: [Route] = []
+    /// Called on every response the router produces itself (404, 405, 400), e.g. to add headers.
+    private let decorate: @Sendable (inout HTTPResponse) -> Void
+
+    public init(decorate: @escaping @Sendable (inout HTTPResponse) -> Void = { _ in }) {
+        self.decorate = decorate
+    }
+
+    /// Adds a route. `template` is a path such as `/services/{name}`.
+    public mutating func add(_ method: String, _ template: String, _ handler: @escaping Handler) {
+        let segments = template.split(separator: "/", omittingEmptySubsequences: false).dropFirst().map { part -> Segment in
+            if part.hasPrefix("{") && part.hasSuffix("}") { return .parameter(String(part.dropFirst().dropLast())) }
+            return .literal(String(part))
+        }
+        routes.append(Route(method: method, template: template, segments: segments, handler: handler))
+    }
+
+    public func respond(to request: HTTPRequest) async -> HTTPResponse {
+        guard request.path.hasPrefix("/") else {
+            return problem(HTTPProblem(.badRequest, code: "invalid_path", "the request target must be a path starting with /", closesConnection: false))
+        }
+        let raw = request.path.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
+        var allowed: [String] = []
+        let method = request.method == "HEAD" ? "GET" : request.method
+        for route in routes where route.segments.count == raw.count {
+            var parameters: [String: String] = [:]
+            var matched = true
+            for (segment, part) in zip(route.segments, raw) {
+                switch segment {
+                case .literal(let literal):
+                    if literal != part { matched = false }
+                case .parameter(let name):
+                    guard let decoded = PercentDecoding.decode(part) else {
+                        return problem(HTTPProblem(
+                            .badRequest, code: "invalid_path", "malformed percent-encoding in the path", closesConnection: false))
+                    }
+                    parameters[name] = decoded
+                }
+                if !matched { break }
+            }
+            guard matched else { continue }
+            if route.method == method {
+                var routed = request
+                routed.pathParameters = parameters
+                routed.routeTemplate = route.template
+                return await route.handler(routed)
+            }
+            allowed.append(route.method)
+        }
+        if allowed.isEmpty {
+            return problem(HTTPProblem(.notFound, code: "route_not_found", "no route for \(request.path)", closesConnection: false))
+        }
+        if allowed.contains("GET") { allowed.append("HEAD") }
+        var response = problem(HTTPProblem(
+            .methodNotAllowed, code: "method_not_allowed",
+            "\(request.method) is not allowed here; allowed: \(allowed.joined(separator: ", "))", closesConnection: false))
+        response.headers.add("Allow", allowed.joined(separator: ", "))
+        return response
+    }
+
+    private func problem(_ problem: HTTPProblem) -> HTTPResponse {
+        var response = problem.response
+        decorate(&response)
+        return response
+    }
+}

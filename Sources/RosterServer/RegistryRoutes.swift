@@ -1,0 +1,147 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+import RosterAPI
+import RosterCore
+import RosterHTTP
+
+/// The registry's HTTP routes: thin handlers that validate, call the store, and render.
+///
+/// Every response carries `Roster-Epoch`; every 2xx carries `Roster-Index`.
+struct RegistryRoutes: Sendable {
+    let store: RegistryStore
+    let defaultTTL: Duration
+
+    func install(in router: inout Router) {
+        router.add("POST", "/services") { await register($0) }
+        router.add("GET", "/services") { _ in listServices() }
+        router.add("GET", "/services/{name}") { listInstances($0) }
+        router.add("GET", "/services/{name}/{id}") { getInstance($0) }
+        router.add("DELETE", "/services/{name}/{id}") { deregister($0) }
+        router.add("PUT", "/services/{name}/{id}/heartbeat") { heartbeat($0) }
+    }
+
+    // MARK: Handlers
+
+    private func register(_ request: HTTPRequest) async -> HTTPResponse {
+        let body: RegistrationRequest
+        do {
+            body = try RegistrationRequest(body: request.body)
+        } catch {
+            return problem(error)
+        }
+        let registration = Registration(
+            service: body.name, host: body.host, port: body.port, metadata: body.metadata, ttl: body.ttl ?? defaultTTL)
+        do {
+            let (instance, index) = try store.register(registration)
+            var response = json(.created, instance.json, index: index)
+            response.headers.add("Location", "/services/\(instance.service)/\(instance.id.uuidString.lowercased())")
+            return response
+        } catch {
+            return problem(Self.problem(for: error))
+        }
+    }
+
+    private func listServices() -> HTTPResponse {
+        let (counts, index) = store.serviceCounts()
+        var object = JSONObject()
+        for entry in counts {
+            // Health checks come later; until then every live instance counts as healthy.
+            object[entry.service] = .object(JSONObject([
+                ("instances", .number(JSONNumber(entry.instances))),
+                ("healthy", .number(JSONNumber(entry.instances))),
+            ]))
+        }
+        return json(.ok, .object(object), index: index)
+    }
+
+    private func listInstances(_ request: HTTPRequest) -> HTTPResponse {
+        let name = request.pathParameters["name"]!
+        let (instances, index) = store.instances(of: name)
+        return json(.ok, .array(instances.map(\.json)), index: index)
+    }
+
+    private func getInstance(_ request: HTTPRequest) -> HTTPResponse {
+        guard let (name, id) = Self.instanceAddress(request) else { return problem(Self.problem(for: .instanceNotFound)) }
+        let (instance, index) = store.instance(id, service: name)
+        guard let instance else { return problem(Self.problem(for: .instanceNotFound)) }
+        return json(.ok, instance.json, index: index)
+    }
+
+    private func deregister(_ request: HTTPRequest) -> HTTPResponse {
+        guard let (name, id) = Self.instanceAddress(request) else { return problem(Self.problem(for: .instanceNotFound)) }
+        do {
+            let index = try store.deregister(id, service: name)
+            var response = HTTPResponse(status: .noContent)
+            decorate(&response, index: index)
+            return response
+        } catch {
+            return problem(Self.problem(for: error))
+        }
+    }
+
+    private func heartbeat(_ request: HTTPRequest) -> HTTPResponse {
+        guard request.body.isEmpty else {
+            return problem(.badRequest("bad_request", "a heartbeat takes no request body"))
+        }
+        guard let (name, id) = Self.instanceAddress(request) else { return problem(Self.problem(for: .instanceNotFound)) }
+        do {
+            let (instance, index) = try store.renew(id, service: name)
+            let body = JSONValue.object(JSONObject([
+                ("id", .string(instance.id.uuidString.lowercased())),
+                ("ttl", .number(WireTime.seconds(instance.ttl))),
+                ("expires_in", .number(WireTime.seconds(instance.ttl))),
+            ]))
+            return json(.ok, body, index: index)
+        } catch {
+            return problem(Self.problem(for: error))
+        }
+    }
+
+    // MARK: Rendering
+
+    /// The service name and instance id of `/services/{name}/{id}`; nil when the id is not a UUID.
+    static func instanceAddress(_ request: HTTPRequest) -> (String, UUID)? {
+        guard let name = request.pathParameters["name"], let raw = request.pathParameters["id"],
+              let id = UUID(uuidString: raw)
+        else { return nil }
+        return (name, id)
+    }
+
+    /// Maps a registry error to its API problem. The one place where registry errors meet HTTP.
+    static func problem(for error: RegistryError) -> APIProblem {
+        switch error {
+        case .instanceExists(let id):
+            APIProblem(
+                status: 409, title: "Conflict", code: error.code,
+                detail: "a live instance of this service is already registered at this host and port",
+                extra: [("instance_id", .string(id.uuidString.lowercased()))])
+        case .instanceNotFound:
+            APIProblem(
+                status: 404, title: "Not Found", code: error.code,
+                detail: "no live instance with this id in this service")
+        }
+    }
+
+    func problem(_ problem: APIProblem) -> HTTPResponse {
+        var response = HTTPResponse(
+            status: HTTPStatus(problem.status, problem.title),
+            headers: ["Content-Type": "application/problem+json"],
+            body: .bytes(JSONWriter.bytes(problem.json)))
+        response.headers.add(RosterHeader.epoch, store.epoch)
+        return response
+    }
+
+    func json(_ status: HTTPStatus, _ value: JSONValue, index: UInt64) -> HTTPResponse {
+        var response = HTTPResponse(status: status, headers: ["Content-Type": "application/json"], body: .bytes(JSONWriter.bytes(value)))
+        decorate(&response, index: index)
+        return response
+    }
+
+    func decorate(_ response: inout HTTPResponse, index: UInt64) {
+        response.headers.add(RosterHeader.index, String(index))
+        response.headers.add(RosterHeader.epoch, store.epoch)
+    }
+}

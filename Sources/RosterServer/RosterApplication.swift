@@ -1,0 +1,63 @@
+import Logging
+import RosterAPI
+import RosterHTTP
+import ServiceLifecycle
+import UnixSignals
+
+/// The composition root: builds the store, the sweeper and the HTTP server from settings.
+/// The executable and the tests both start the registry through it.
+///
+/// `init` binds the listener, so a taken port or a bad address fails at startup and `port`
+/// is known (useful with port 0) before anything runs.
+public final class RosterApplication: Sendable {
+    public let settings: ServerSettings
+    public let store: RegistryStore
+    public let sweeper: LeaseSweeper
+    public let httpServer: HTTPServer
+    /// The bound port.
+    public let port: UInt16
+    let logger: Logger
+
+    /// - Throws: `HTTPServer.BindError` if the listen address cannot be bound.
+    public init(settings: ServerSettings, clock: any RosterClock = SystemClock(), logger: Logger) throws {
+        self.settings = settings
+        self.logger = logger
+        let store = RegistryStore(clock: clock, logger: logger)
+        self.store = store
+        self.sweeper = LeaseSweeper(store: store, interval: settings.sweepInterval)
+        var router = Router { response in response.headers.add(RosterHeader.epoch, store.epoch) }
+        RegistryRoutes(store: store, defaultTTL: settings.defaultTTL).install(in: &router)
+        self.httpServer = HTTPServer(configuration: settings.http, handler: router, logger: logger)
+        self.port = try httpServer.bind(host: settings.listen.host, port: settings.listen.port)
+    }
+
+    /// The services in start order; a `ServiceGroup` stops them in reverse (HTTP first).
+    public var services: [any Service] {
+        [sweeper, HTTPServerService(server: httpServer, shutdownTimeout: settings.shutdownTimeout)]
+    }
+
+    /// Runs every service until a graceful shutdown (one of `signals`) or cancellation.
+    public func run(gracefulShutdownSignals signals: [UnixSignal] = [.sigterm, .sigint]) async throws {
+        let group = ServiceGroup(configuration: .init(
+            services: services.map { .init(service: $0) },
+            gracefulShutdownSignals: signals,
+            cancellationSignals: [],
+            logger: logger))
+        try await group.run()
+    }
+}
+
+/// Runs an `HTTPServer` as a lifecycle service: graceful shutdown stops accepting and drains
+/// within `shutdownTimeout`.
+public struct HTTPServerService: Service {
+    let server: HTTPServer
+    let shutdownTimeout: Duration
+
+    public func run() async throws {
+        try await withGracefulShutdownHandler {
+            try await server.run()
+        } onGracefulShutdown: {
+            server.beginShutdown(timeout: shutdownTimeout)
+        }
+    }
+}

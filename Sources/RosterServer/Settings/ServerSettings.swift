@@ -1,0 +1,53 @@
+import Logging
+import RosterHTTP
+
+/// Everything the server can be configured with; the defaults are the documented defaults.
+///
+/// Build one with `ServerSettings.load(flags:environment:configFile:)`, which reads flags,
+/// `ROSTER_*` environment variables and a config file; `ServerSettings.keys` lists every key.
+public struct ServerSettings: Sendable, Equatable {
+    /// Address the HTTP server listens on. Key `listen`; in YAML, quote a bracketed one: `listen: "[::]:8700"`.
+    public var listen: ListenAddress = .init(host: "127.0.0.1", port: 8700)
+    /// How often the sweeper looks for expired leases; greater than zero. Key `sweep_interval`.
+    public var sweepInterval: Duration = .seconds(1)
+    /// Lease TTL for a registration that names none; from 1 s to 24 h. Key `default_ttl`.
+    public var defaultTTL: Duration = .seconds(30)
+    /// How long a graceful shutdown waits for in-flight requests; zero or more. Key `shutdown_timeout`.
+    public var shutdownTimeout: Duration = .seconds(10)
+    /// Limits and timeouts of the HTTP server, every one greater than zero. Keys `http.*`.
+    public var http: HTTPServerConfiguration = .init()
+    /// Least severe level that is logged. Key `log_level`.
+    public var logLevel: Logger.Level = .info
+    /// Shape of log lines. Key `log_format`.
+    public var logFormat: LogFormat = .text
+
+    /// Creates settings holding every default.
+    public init() {}
+}
+
+/// Shape of log lines: `text` for people, `json` (one object per line) for log collectors.
+public enum LogFormat: String, Sendable, Equatable, CaseIterable {
+    case text
+    case json
+}
+
+/// A host and port to listen on, written `127.0.0.1:8700`, `[::]:8700` or `localhost:8700`.
+///
+/// `init(parsing:)` accepts only IP literals and `localhost`; the server resolves `localhost` itself.
+public struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
+    /// An IPv4 literal, an IPv6 literal without brackets (`::`), or `localhost`.
+    public var host: String
+    /// TCP port; `0` asks the system for an ephemeral port (tests read the bound port).
+    public var port: UInt16
+
+    /// Creates an address from a host as described for `host`, and a port.
+    public init(host: String, port: UInt16) {
+        self.host = host
+        self.port = port
+    }
+
+    /// `HOST:PORT`, with brackets around an IPv6 host: `127.0.0.1:8700`, `[::]:8700`.
+    public var description: String {
+        host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+    }
+}

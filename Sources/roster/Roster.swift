@@ -1,0 +1,13 @@
+import ArgumentParser
+import RosterServer
+
+@main
+struct Roster: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "roster",
+        abstract: "A service registry: TTL leases, health checks and watches over HTTP/JSON.",
+        version: RosterVersion.current,
+        subcommands: [Serve.self],
+        defaultSubcommand: nil
+    )
+}

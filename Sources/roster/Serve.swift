@@ -1,0 +1,114 @@
+import ArgumentParser
+import Logging
+import RosterServer
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// `roster serve`: runs the registry. Every option is a setting; none has a default here, so
+/// environment variables and the config file apply when a flag is absent (see README).
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the registry server.",
+        discussion: """
+            Every setting comes from, in order: flag > environment variable (ROSTER_…) > config file > default.
+            Durations accept 500ms, 10s, 2m or plain seconds; sizes accept bytes, KiB or MiB.
+            """)
+
+    @Option(name: .customLong("config"), help: "Config file (YAML or JSON). Env: ROSTER_CONFIG.")
+    var config: String?
+    @Option(help: "Address to listen on, HOST:PORT or [IPv6]:PORT. Default 127.0.0.1:8700.")
+    var listen: String?
+    @Option(name: .customLong("sweep-interval"), help: "How often expired leases are removed. Default 1s.")
+    var sweepInterval: String?
+    @Option(name: .customLong("default-ttl"), help: "Lease TTL when a registration gives none. Default 30s.")
+    var defaultTTL: String?
+    @Option(name: .customLong("shutdown-timeout"), help: "Time to finish in-flight requests on shutdown. Default 10s.")
+    var shutdownTimeout: String?
+    @Option(name: .customLong("http-max-request-line"), help: "Longest request line (→ 414). Default 8KiB.")
+    var httpMaxRequestLine: String?
+    @Option(name: .customLong("http-max-header-bytes"), help: "Largest header section (→ 431). Default 32KiB.")
+    var httpMaxHeaderBytes: String?
+    @Option(name: .customLong("http-max-header-fields"), help: "Most header fields (→ 431). Default 100.")
+    var httpMaxHeaderFields: String?
+    @Option(name: .customLong("http-max-body"), help: "Largest request body (→ 413). Default 1MiB.")
+    var httpMaxBody: String?
+    @Option(name: .customLong("http-head-timeout"), help: "Time for a request head to arrive (→ 408). Default 10s.")
+    var httpHeadTimeout: String?
+    @Option(name: .customLong("http-idle-timeout"), help: "Idle keep-alive connection timeout. Default 75s.")
+    var httpIdleTimeout: String?
+    @Option(name: .customLong("http-max-connections"), help: "Most open connections (then 503). Default 16384.")
+    var httpMaxConnections: String?
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical. Default info.")
+    var logLevel: String?
+    @Option(name: .customLong("log-format"), help: "text or json. Default text.")
+    var logFormat: String?
+
+    /// The flag values by setting key.
+    var flags: [String: String] {
+        let pairs: [(String, String?)] = [
+            ("listen", listen), ("sweep_interval", sweepInterval), ("default_ttl", defaultTTL),
+            ("shutdown_timeout", shutdownTimeout),
+            ("http.max_request_line", httpMaxRequestLine), ("http.max_header_bytes", httpMaxHeaderBytes),
+            ("http.max_header_fields", httpMaxHeaderFields), ("http.max_body", httpMaxBody),
+            ("http.head_timeout", httpHeadTimeout), ("http.idle_timeout", httpIdleTimeout),
+            ("http.max_connections", httpMaxConnections), ("log_level", logLevel), ("log_format", logFormat),
+        ]
+        return Dictionary(uniqueKeysWithValues: pairs.compactMap { key, value in value.map { (key, $0) } })
+    }
+
+    func run() async throws {
+        let environment = ProcessEnvironment.current
+        let loaded: (settings: ServerSettings, sources: [String: SettingSource])
+        do {
+            loaded = try ServerSettings.load(flags: flags, environment: environment, configFile: config)
+        } catch {
+            printError("roster: \(error.description)")
+            throw ExitCode(2)
+        }
+        let settings = loaded.settings
+        LogSetup.bootstrap(level: settings.logLevel, format: settings.logFormat)
+        let logger = Logger(label: "roster")
+
+        let application: RosterApplication
+        do {
+            application = try RosterApplication(settings: settings, logger: logger)
+        } catch {
+            printError("roster: \(error)")
+            throw ExitCode(1)
+        }
+        var metadata: Logger.Metadata = ["listen": "\(settings.listen.host.contains(":") ? "[\(settings.listen.host)]" : settings.listen.host):\(application.port)"]
+        for key in ServerSettings.keys {
+            metadata["setting.\(key.name)"] = "\(loaded.sources[key.name].map { "\(settings.describe(key: key.name)) (\($0))" } ?? settings.describe(key: key.name))"
+        }
+        logger.info("roster listening", metadata: metadata)
+        if !["127.0.0.1", "::1", "localhost"].contains(settings.listen.host) {
+            logger.warning("listening on a non-loopback address without access control", metadata: ["listen": "\(settings.listen)"])
+        }
+        try await application.run()
+        logger.info("roster stopped")
+    }
+}
+
+func printError(_ message: String) {
+    var line = message + "\n"
+    line.withUTF8 { buffer in _ = write(2, buffer.baseAddress, buffer.count) }
+}
+
+enum ProcessEnvironment {
+    static var current: [String: String] {
+        var result: [String: String] = [:]
+        var pointer = environ
+        while let entry = pointer.pointee {
+            let text = String(cString: entry)
+            if let eq = text.firstIndex(of: "=") {
+                result[String(text[..<eq])] = String(text[text.index(after: eq)...])
+            }
+            pointer += 1
+        }
+        return result
+    }
+}
