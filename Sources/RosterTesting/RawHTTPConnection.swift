@@ -73,7 +73,8 @@ public actor RawHTTPConnection {
 
     /// Reads one response (a 1xx interim response counts as one).
     /// - Throws: `TimeoutError` if it does not arrive in time, or an error if the stream ends first.
-    public func readResponse(timeout: Duration = .seconds(5)) async throws -> RawHTTPResponse {
+    /// Pass `toHEAD: true` for the response to a HEAD request, which has no body.
+    public func readResponse(timeout: Duration = .seconds(5), toHEAD: Bool = false) async throws -> RawHTTPResponse {
         let deadline = ContinuousClock.now + timeout
         func remaining() -> Duration { max(.milliseconds(1), deadline - .now) }
         var headEnd: Int?
@@ -95,7 +96,7 @@ public actor RawHTTPConnection {
             guard let colon = line.firstIndex(of: ":") else { throw RawHTTPError.malformed(line) }
             response.headers.append((String(line[..<colon]), line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)))
         }
-        if (100..<200).contains(status) || status == 204 || status == 304 { return response }
+        if toHEAD || (100..<200).contains(status) || status == 204 || status == 304 { return response }
         if let length = response.header("content-length").flatMap(Int.init) {
             while buffer.count < length {
                 guard try await fill(timeout: remaining()) else { throw RawHTTPError.endOfStream(received: "body") }
@@ -165,4 +166,22 @@ public actor RawHTTPConnection {
 public enum RawHTTPError: Error {
     case endOfStream(received: String)
     case malformed(String)
+}
+
+extension RawHTTPConnection {
+    /// Sends one well-formed HTTP/1.1 request and reads its response.
+    public func request(
+        _ method: String, _ path: String, body: String? = nil, headers: [(String, String)] = [],
+        timeout: Duration = .seconds(5)
+    ) async throws -> RawHTTPResponse {
+        var text = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        for (name, value) in headers { text += "\(name): \(value)\r\n" }
+        if let body {
+            text += "Content-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
+        } else {
+            text += "\r\n"
+        }
+        try await send(text)
+        return try await readResponse(timeout: timeout, toHEAD: method == "HEAD")
+    }
 }
