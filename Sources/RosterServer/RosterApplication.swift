@@ -32,14 +32,20 @@ public final class RosterApplication: Sendable {
     }
 
     /// The services in start order; a `ServiceGroup` stops them in reverse (HTTP first).
-    public var services: [any Service] {
-        [sweeper, HTTPServerService(server: httpServer, shutdownTimeout: settings.shutdownTimeout)]
+    public var services: [any Service] { services(onStart: {}) }
+
+    func services(onStart: @escaping @Sendable () -> Void) -> [any Service] {
+        [sweeper, HTTPServerService(server: httpServer, shutdownTimeout: settings.shutdownTimeout, onStart: onStart)]
     }
 
     /// Runs every service until a graceful shutdown (one of `signals`) or cancellation.
-    public func run(gracefulShutdownSignals signals: [UnixSignal] = [.sigterm, .sigint]) async throws {
+    /// `onStart` is called once the signal handlers are in place and the server accepts.
+    public func run(
+        gracefulShutdownSignals signals: [UnixSignal] = [.sigterm, .sigint],
+        onStart: @escaping @Sendable () -> Void = {}
+    ) async throws {
         let group = ServiceGroup(configuration: .init(
-            services: services.map { .init(service: $0) },
+            services: services(onStart: onStart).map { .init(service: $0) },
             gracefulShutdownSignals: signals,
             cancellationSignals: [],
             logger: logger))
@@ -52,8 +58,10 @@ public final class RosterApplication: Sendable {
 public struct HTTPServerService: Service {
     let server: HTTPServer
     let shutdownTimeout: Duration
+    var onStart: @Sendable () -> Void = {}
 
     public func run() async throws {
+        onStart()
         try await withGracefulShutdownHandler {
             try await server.run()
         } onGracefulShutdown: {

@@ -18,33 +18,33 @@ struct Serve: AsyncParsableCommand {
             Durations accept 500ms, 10s, 2m or plain seconds; sizes accept bytes, KiB or MiB.
             """)
 
-    @Option(name: .customLong("config"), help: "Config file (YAML or JSON). Env: ROSTER_CONFIG.")
+    @Option(name: .customLong("config"), parsing: .unconditional, help: "Config file (YAML or JSON). Env: ROSTER_CONFIG.")
     var config: String?
-    @Option(help: "Address to listen on, HOST:PORT or [IPv6]:PORT. Default 127.0.0.1:8700.")
+    @Option(parsing: .unconditional, help: "Address to listen on, HOST:PORT or [IPv6]:PORT. Default 127.0.0.1:8700.")
     var listen: String?
-    @Option(name: .customLong("sweep-interval"), help: "How often expired leases are removed. Default 1s.")
+    @Option(name: .customLong("sweep-interval"), parsing: .unconditional, help: "How often expired leases are removed. Default 1s.")
     var sweepInterval: String?
-    @Option(name: .customLong("default-ttl"), help: "Lease TTL when a registration gives none. Default 30s.")
+    @Option(name: .customLong("default-ttl"), parsing: .unconditional, help: "Lease TTL when a registration gives none. Default 30s.")
     var defaultTTL: String?
-    @Option(name: .customLong("shutdown-timeout"), help: "Time to finish in-flight requests on shutdown. Default 10s.")
+    @Option(name: .customLong("shutdown-timeout"), parsing: .unconditional, help: "Time to finish in-flight requests on shutdown. Default 10s.")
     var shutdownTimeout: String?
-    @Option(name: .customLong("http-max-request-line"), help: "Longest request line (→ 414). Default 8KiB.")
+    @Option(name: .customLong("http-max-request-line"), parsing: .unconditional, help: "Longest request line (→ 414). Default 8KiB.")
     var httpMaxRequestLine: String?
-    @Option(name: .customLong("http-max-header-bytes"), help: "Largest header section (→ 431). Default 32KiB.")
+    @Option(name: .customLong("http-max-header-bytes"), parsing: .unconditional, help: "Largest header section (→ 431). Default 32KiB.")
     var httpMaxHeaderBytes: String?
-    @Option(name: .customLong("http-max-header-fields"), help: "Most header fields (→ 431). Default 100.")
+    @Option(name: .customLong("http-max-header-fields"), parsing: .unconditional, help: "Most header fields (→ 431). Default 100.")
     var httpMaxHeaderFields: String?
-    @Option(name: .customLong("http-max-body"), help: "Largest request body (→ 413). Default 1MiB.")
+    @Option(name: .customLong("http-max-body"), parsing: .unconditional, help: "Largest request body (→ 413). Default 1MiB.")
     var httpMaxBody: String?
-    @Option(name: .customLong("http-head-timeout"), help: "Time for a request head to arrive (→ 408). Default 10s.")
+    @Option(name: .customLong("http-head-timeout"), parsing: .unconditional, help: "Time for a request head to arrive (→ 408). Default 10s.")
     var httpHeadTimeout: String?
-    @Option(name: .customLong("http-idle-timeout"), help: "Idle keep-alive connection timeout. Default 75s.")
+    @Option(name: .customLong("http-idle-timeout"), parsing: .unconditional, help: "Idle keep-alive connection timeout. Default 75s.")
     var httpIdleTimeout: String?
-    @Option(name: .customLong("http-max-connections"), help: "Most open connections (then 503). Default 16384.")
+    @Option(name: .customLong("http-max-connections"), parsing: .unconditional, help: "Most open connections (then 503). Default 16384.")
     var httpMaxConnections: String?
-    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical. Default info.")
+    @Option(name: .customLong("log-level"), parsing: .unconditional, help: "trace, debug, info, notice, warning, error or critical. Default info.")
     var logLevel: String?
-    @Option(name: .customLong("log-format"), help: "text or json. Default text.")
+    @Option(name: .customLong("log-format"), parsing: .unconditional, help: "text or json. Default text.")
     var logFormat: String?
 
     /// The flag values by setting key.
@@ -84,11 +84,14 @@ struct Serve: AsyncParsableCommand {
         for key in ServerSettings.keys {
             metadata["setting.\(key.name)"] = "\(loaded.sources[key.name].map { "\(settings.describe(key: key.name)) (\($0))" } ?? settings.describe(key: key.name))"
         }
-        logger.info("roster listening", metadata: metadata)
-        if !["127.0.0.1", "::1", "localhost"].contains(settings.listen.host) {
-            logger.warning("listening on a non-loopback address without access control", metadata: ["listen": "\(settings.listen)"])
+        let listen = settings.listen
+        let startMetadata = metadata
+        try await application.run {
+            logger.info("roster listening", metadata: startMetadata)
+            if !["127.0.0.1", "::1", "localhost"].contains(listen.host) {
+                logger.warning("listening on a non-loopback address without access control", metadata: ["listen": "\(listen)"])
+            }
         }
-        try await application.run()
         logger.info("roster stopped")
     }
 }

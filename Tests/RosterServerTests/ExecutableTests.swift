@@ -1,0 +1,115 @@
+import Foundation
+import RosterAPI
+import RosterServer
+import RosterTesting
+import Testing
+
+/// `roster` as users run it: a child process, real signals, real sockets.
+@Suite struct ExecutableTests {
+    @Test func `--version prints the version`() async throws {
+        let outcome = try await RosterExecutable.run(["--version"])
+        #expect(outcome.status == 0)
+        #expect(outcome.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == RosterVersion.current)
+    }
+
+    @Test func `serve --help lists a flag for every setting`() async throws {
+        let outcome = try await RosterExecutable.run(["serve", "--help"])
+        #expect(outcome.status == 0)
+        for key in ServerSettings.keys {
+            #expect(outcome.stdout.contains(key.flag), "missing \(key.flag)")
+        }
+        #expect(outcome.stdout.contains("--config"))
+    }
+
+    @Test(arguments: [
+        (["serve"], ["ROSTER_LISTEN": "nonsense"], "`listen` from environment variable ROSTER_LISTEN"),
+        (["serve", "--sweep-interval", "-1"], [:], "`sweep_interval` from flag --sweep-interval"),
+        (["serve", "--http-max-body", "lots"], [:], "`http.max_body` from flag --http-max-body"),
+        (["serve", "--config", "/nonexistent/roster.yaml"], [:], "`config` from flag --config"),
+        (["serve"], ["ROSTER_LOG_FORMAT": "xml"], "`log_format` from environment variable ROSTER_LOG_FORMAT"),
+    ] as [([String], [String: String], String)])
+    func `a bad setting stops startup naming the key and its source`(arguments: [String], environment: [String: String], message: String) async throws {
+        let outcome = try await RosterExecutable.run(arguments, environment: environment)
+        #expect(outcome.status != 0)
+        #expect(outcome.stderr.contains(message), "stderr: \(outcome.stderr)")
+    }
+
+    @Test func `an unknown flag is a usage error`() async throws {
+        let outcome = try await RosterExecutable.run(["serve", "--no-such-flag"])
+        #expect(outcome.status == 64)
+    }
+
+    @Test func `serve logs its address, serves, and exits 0 on SIGTERM`() async throws {
+        let process = try RosterProcess(["serve", "--listen", "127.0.0.1:0"], environment: ["ROSTER_LOG_FORMAT": "json"])
+        let log = try await process.waitForLog("roster listening")
+        let line = try #require(log.split(separator: "\n").first { $0.contains("roster listening") })
+        let json = try JSONReader.read(String(line))
+        #expect(json["level"] == "info")
+        let listen = try #require(json["listen"]?.stringValue)
+        let port = try #require(UInt16(listen.split(separator: ":").last!))
+        #expect(json["setting.sweep_interval"] == "1s (default)")
+        #expect(json["setting.log_format"] == "json (environment variable ROSTER_LOG_FORMAT)")
+
+        let client = try await RawHTTPConnection(port: port)
+        #expect(try await client.request("POST", "/services", body: #"{"name":"web","host":"10.0.0.5","port":8080}"#).status == 201)
+        _ = try await process.waitForLog("instance registered")
+
+        process.signal(SIGTERM)
+        #expect(try await process.wait() == 0)
+        #expect(process.stderr.contains("roster stopped"))
+    }
+
+    @Test func `a port already in use fails startup with a clear message`() async throws {
+        try await withRosterServer { app in
+            let outcome = try await RosterExecutable.run(["serve", "--listen", "127.0.0.1:\(app.port)"])
+            #expect(outcome.status == 1)
+            #expect(outcome.stderr.contains("cannot listen on 127.0.0.1:\(app.port)"), "stderr: \(outcome.stderr)")
+        }
+    }
+
+    @Test func `the config file and environment feed settings with flags winning`() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("roster-cfg-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let file = directory.appendingPathComponent("roster.yaml")
+        try "listen: \"127.0.0.1:1\"\nsweep_interval: 250ms\nhttp:\n  max_body: 2KiB\nregistry: http://ignored\n".write(to: file, atomically: true, encoding: .utf8)
+        let process = try RosterProcess(
+            ["serve", "--listen", "127.0.0.1:0"],
+            environment: ["ROSTER_CONFIG": file.path, "ROSTER_LOG_FORMAT": "json", "ROSTER_HTTP_MAX_BODY": "3KiB"])
+        let log = try await process.waitForLog("roster listening")
+        let line = try #require(log.split(separator: "\n").first { $0.contains("roster listening") })
+        let json = try JSONReader.read(String(line))
+        #expect(json["setting.sweep_interval"]?.stringValue == "250ms (config file \(file.path))")
+        #expect(json["setting.http.max_body"] == "3KiB (environment variable ROSTER_HTTP_MAX_BODY)")
+        #expect(json["setting.listen"] == "127.0.0.1:0 (flag --listen)")
+        process.signal(SIGINT)
+        #expect(try await process.wait() == 0)
+    }
+
+    @Test func `running out of file descriptors does not end the accept loop`() async throws {
+        // A hard limit of 64 descriptors: the server cannot raise it, so accepts fail with EMFILE.
+        let process = try RosterProcess(
+            ["serve", "--listen", "127.0.0.1:0", "--log-format", "json"], shellPrefix: "ulimit -n 64")
+        let log = try await process.waitForLog("roster listening")
+        let line = try #require(log.split(separator: "\n").first { $0.contains("roster listening") })
+        let listen = try #require(try JSONReader.read(String(line))["listen"]?.stringValue)
+        let port = try #require(UInt16(listen.split(separator: ":").last!))
+
+        var flood: [RawHTTPConnection] = []
+        for _ in 0..<80 { flood.append(try await RawHTTPConnection(port: port)) }
+        _ = try await process.waitForLog("accept failed, backing off")
+        for connection in flood { await connection.close() }
+        flood.removeAll()
+
+        let served = try await eventually(within: .seconds(10)) {
+            guard let client = try? await RawHTTPConnection(port: port),
+                  let response = try? await client.request("GET", "/services", timeout: .seconds(1))
+            else { return false }
+            await client.close()
+            return response.status == 200
+        }
+        #expect(served)
+        #expect(process.isRunning)
+        process.signal(SIGTERM)
+        #expect(try await process.wait() == 0)
+    }
+}
