@@ -38,6 +38,15 @@ let package = Package(
         ),
         .target(name: "RosterAPI", swiftSettings: strictSettings),
         .target(
+            name: "CCurl",
+            linkerSettings: [.linkedLibrary("curl")]
+        ),
+        .target(
+            name: "Curl",
+            dependencies: ["CCurl"],
+            swiftSettings: strictSettings
+        ),
+        .target(
             name: "RosterHTTP",
             dependencies: [
                 .product(name: "FlyingSocks", package: "FlyingFox"),
@@ -48,7 +57,7 @@ let package = Package(
         .target(
             name: "RosterServer",
             dependencies: [
-                "RosterCore", "RosterAPI", "RosterHTTP",
+                "RosterCore", "RosterAPI", "RosterHTTP", "Curl",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -78,6 +87,11 @@ let package = Package(
         ),
         .testTarget(name: "RosterCoreTests", dependencies: ["RosterCore"], swiftSettings: strictSettings),
         .testTarget(name: "RosterAPITests", dependencies: ["RosterAPI"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "CurlTests",
+            dependencies: ["Curl", "RosterTesting", "RosterHTTP"],
+            swiftSettings: strictSettings
+        ),
         .testTarget(
             name: "RosterHTTPTests",
             dependencies: ["RosterHTTP", "RosterTesting", .product(name: "FlyingSocks", package: "FlyingFox")],
