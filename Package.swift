@@ -59,6 +59,7 @@ let package = Package(
             dependencies: [
                 "RosterCore", "RosterAPI", "RosterHTTP", "Curl",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "HeapModule", package: "swift-collections"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Configuration", package: "swift-configuration"),

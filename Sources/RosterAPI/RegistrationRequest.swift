@@ -19,19 +19,25 @@ public struct RegistrationRequest: Sendable, Equatable {
     public var metadata: [String: String]
     /// The lease TTL, or nil for the server's default.
     public var ttl: Duration?
+    /// The active health check, if requested (defaults not yet applied).
+    public var healthCheck: HealthCheckRequest?
 
-    public static let allowedKeys: Set<String> = ["name", "host", "port", "metadata", "ttl"]
+    public static let allowedKeys: Set<String> = ["name", "host", "port", "metadata", "ttl", "health_check"]
     public static let maxMetadataKeys = 64
     public static let maxMetadataKeyBytes = 128
     public static let maxMetadataValueBytes = 1024
     public static let ttlRange: ClosedRange<Double> = 1...86_400
 
-    public init(name: String, host: String, port: Int, metadata: [String: String] = [:], ttl: Duration? = nil) {
+    public init(
+        name: String, host: String, port: Int, metadata: [String: String] = [:], ttl: Duration? = nil,
+        healthCheck: HealthCheckRequest? = nil
+    ) {
         self.name = name
         self.host = host
         self.port = port
         self.metadata = metadata
         self.ttl = ttl
+        self.healthCheck = healthCheck
     }
 
     /// Reads and validates a request body.
@@ -61,6 +67,7 @@ public struct RegistrationRequest: Sendable, Equatable {
         port = try Self.required("port", in: object, Self.validatePort)
         metadata = try object["metadata"].map(Self.validateMetadata) ?? [:]
         ttl = try object["ttl"].map(Self.validateTTL)
+        healthCheck = try object["health_check"].map(HealthCheckRequest.init(json:))
     }
 
     private static func required<T>(
@@ -120,13 +127,7 @@ public struct RegistrationRequest: Sendable, Equatable {
         }
     }
 
-    static func isIPv6(_ host: String) -> Bool {
-        guard host.utf8.count <= 45, host.utf8.allSatisfy({ isHexDigit($0) || $0 == UInt8(ascii: ":") || $0 == UInt8(ascii: ".") }) else {
-            return false
-        }
-        var address = in6_addr()
-        return inet_pton(AF_INET6, host, &address) == 1
-    }
+    static func isIPv6(_ host: String) -> Bool { IPv6.bytes(host) != nil }
 
     /// RFC 1123 §2.1: labels of 1–63 letters, digits and hyphens, not starting or ending with a
     /// hyphen; the last label is not all digits (RFC 3696 §2).
@@ -186,6 +187,14 @@ public struct RegistrationRequest: Sendable, Equatable {
         return .milliseconds(Int64((seconds * 1000).rounded()))
     }
 
+    /// A number of seconds within `range`, kept with millisecond precision.
+    static func validateSeconds(_ value: JSONValue, field: String, range: ClosedRange<Double>, what: String) throws(APIProblem) -> Duration {
+        guard case .number(let number) = value, let seconds = number.doubleValue, range.contains(seconds) else {
+            throw invalid(field, "\(what), not \(describe(value))")
+        }
+        return .milliseconds(Int64((seconds * 1000).rounded()))
+    }
+
     static func describe(_ value: JSONValue) -> String {
         switch value {
         case .number(let n): printable(n.literal)
@@ -206,5 +215,89 @@ public struct RegistrationRequest: Sendable, Equatable {
     }
     static func isAlnum(_ b: UInt8) -> Bool {
         isDigit(b) || (b >= UInt8(ascii: "a") && b <= UInt8(ascii: "z")) || (b >= UInt8(ascii: "A") && b <= UInt8(ascii: "Z"))
+    }
+}
+
+/// IPv6 literal parsing.
+enum IPv6 {
+    /// The 16 bytes of an IPv6 literal (no brackets, no zone), or nil.
+    static func bytes(_ host: String) -> [UInt8]? {
+        guard host.utf8.count <= 45,
+              host.utf8.allSatisfy({ RegistrationRequest.isHexDigit($0) || $0 == UInt8(ascii: ":") || $0 == UInt8(ascii: ".") })
+        else { return nil }
+        var address = in6_addr()
+        guard inet_pton(AF_INET6, host, &address) == 1 else { return nil }
+        return withUnsafeBytes(of: &address) { Array($0) }
+    }
+}
+
+/// The `health_check` member of a registration, validated; server defaults are applied later.
+///
+/// ```json
+/// {"url": "http://10.0.0.5:8080/health", "interval": 10, "timeout": 5, "unhealthy_threshold": 3, "healthy_threshold": 2}
+/// ```
+/// Durations are seconds; every member but `url` is optional.
+public struct HealthCheckRequest: Sendable, Equatable {
+    public var url: HealthCheckURL
+    public var interval: Duration?
+    public var timeout: Duration?
+    public var unhealthyThreshold: Int?
+    public var healthyThreshold: Int?
+
+    public static let allowedKeys: Set<String> = ["url", "interval", "timeout", "unhealthy_threshold", "healthy_threshold"]
+    public static let maxThreshold = 100
+
+    public init(url: HealthCheckURL, interval: Duration? = nil, timeout: Duration? = nil, unhealthyThreshold: Int? = nil, healthyThreshold: Int? = nil) {
+        self.url = url
+        self.interval = interval
+        self.timeout = timeout
+        self.unhealthyThreshold = unhealthyThreshold
+        self.healthyThreshold = healthyThreshold
+    }
+
+    /// - Throws: `APIProblem` 400 naming `health_check.<member>`.
+    public init(json: JSONValue) throws(APIProblem) {
+        guard case .object(let object) = json else {
+            throw RegistrationRequest.invalid("health_check", "health_check must be an object, not \(json.typeName)")
+        }
+        for key in object.keys where !Self.allowedKeys.contains(key) {
+            throw .badRequest("unknown_field", "unknown field \"\(RegistrationRequest.printable(key))\" in health_check", field: "health_check.\(key)")
+        }
+        guard let urlValue = object["url"] else {
+            throw .badRequest("missing_field", "health_check.url is required", field: "health_check.url")
+        }
+        guard case .string(let text) = urlValue else {
+            throw RegistrationRequest.invalid("health_check.url", "health_check.url must be a string, not \(urlValue.typeName)")
+        }
+        switch HealthCheckURL.parse(text) {
+        case .success(let parsed): url = parsed
+        case .failure(let error): throw RegistrationRequest.invalid("health_check.url", "health_check.\(error.message)")
+        }
+        interval = try object["interval"].map { value throws(APIProblem) in
+            try RegistrationRequest.validateSeconds(
+                value, field: "health_check.interval", range: 1...86_400,
+                what: "health_check.interval must be a number of seconds from 1 to 86400")
+        }
+        timeout = try object["timeout"].map { value throws(APIProblem) in
+            try RegistrationRequest.validateSeconds(
+                value, field: "health_check.timeout", range: 0.1...86_400,
+                what: "health_check.timeout must be a number of seconds of at least 0.1")
+        }
+        unhealthyThreshold = try object["unhealthy_threshold"].map { value throws(APIProblem) in
+            try Self.validateThreshold(value, field: "health_check.unhealthy_threshold")
+        }
+        healthyThreshold = try object["healthy_threshold"].map { value throws(APIProblem) in
+            try Self.validateThreshold(value, field: "health_check.healthy_threshold")
+        }
+        if let interval, let timeout, timeout >= interval {
+            throw RegistrationRequest.invalid("health_check.timeout", "health_check.timeout must be less than health_check.interval")
+        }
+    }
+
+    static func validateThreshold(_ value: JSONValue, field: String) throws(APIProblem) -> Int {
+        guard case .number(let number) = value, number.isIntegerLiteral, let count = number.intValue, (1...maxThreshold).contains(count) else {
+            throw RegistrationRequest.invalid(field, "\(field) must be an integer from 1 to \(maxThreshold), not \(RegistrationRequest.describe(value))")
+        }
+        return count
     }
 }

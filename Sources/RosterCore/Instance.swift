@@ -13,13 +13,19 @@ public struct Registration: Sendable, Equatable {
     public var metadata: [String: String]
     /// The lease's time to live; each heartbeat moves the deadline to `now + ttl`.
     public var ttl: Duration
+    /// The active health check, if any.
+    public var healthCheck: HealthCheck?
 
-    public init(service: String, host: String, port: Int, metadata: [String: String] = [:], ttl: Duration) {
+    public init(
+        service: String, host: String, port: Int, metadata: [String: String] = [:], ttl: Duration,
+        healthCheck: HealthCheck? = nil
+    ) {
         self.service = service
         self.host = host
         self.port = port
         self.metadata = metadata
         self.ttl = ttl
+        self.healthCheck = healthCheck
     }
 }
 
@@ -35,6 +41,10 @@ public struct Instance: Sendable, Equatable, Identifiable {
     public var registeredAt: Date
     /// When the lease expires, on the monotonic clock. The instance is live while `now < deadline`.
     public var deadline: ContinuousClock.Instant
+    /// The active health check, if any; without one the instance stays `healthy`.
+    public var healthCheck: HealthCheck?
+    /// Health status, streaks and the last probe result.
+    public var health = HealthState()
 
     public init(id: UUID, registration: Registration, registeredAt: Date, now: ContinuousClock.Instant) {
         self.id = id
@@ -45,6 +55,7 @@ public struct Instance: Sendable, Equatable, Identifiable {
         self.ttl = registration.ttl
         self.registeredAt = registeredAt
         self.deadline = now + registration.ttl
+        self.healthCheck = registration.healthCheck
     }
 
     /// Whether the lease is still running at `now` (the deadline itself is already expired).
@@ -64,6 +75,8 @@ public struct RegistryChange: Sendable, Equatable {
     public enum Kind: Sendable, Equatable {
         case registered
         case deregistered(DeregistrationReason)
+        /// The health status changed; `reason` is the probe's (`ok`, `http_500`, `timeout`, …).
+        case healthChanged(from: HealthStatus, to: HealthStatus, reason: String)
     }
 
     /// The change's index: 1 for the first change, then one more for each change.

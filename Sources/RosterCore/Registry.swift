@@ -87,8 +87,30 @@ public struct Registry: Sendable {
     /// - Complexity: O(expired · log n), independent of the number of live instances.
     public mutating func expire(now: ContinuousClock.Instant, wallNow: Date) -> [RegistryChange] {
         leases.popExpired(at: now).compactMap { lease in
-            instances[lease.id].map { remove($0, reason: .expired, wallNow: wallNow) }
+            // Record the wall time of the deadline itself, not of the sweep.
+            let late = now - lease.deadline
+            let at = wallNow.addingTimeInterval(-(Double(late.components.seconds) + Double(late.components.attoseconds) / 1e18))
+            return instances[lease.id].map { remove($0, reason: .expired, wallNow: at) }
         }
+    }
+
+    /// Applies a probe result to a live instance of `service`.
+    /// - Returns: a `healthChanged` change (with the next index) if the status changed; nil if it did
+    ///   not, or if the instance is gone or has no check (a late probe changes nothing).
+    public mutating func recordProbe(
+        _ result: ProbeResult, for id: UUID, service: String, now: ContinuousClock.Instant, wallNow: Date
+    ) -> RegistryChange? {
+        guard var instance = instances[id], instance.service == service, instance.isLive(at: now),
+              let check = instance.healthCheck
+        else { return nil }
+        let from = instance.health.record(
+            result, unhealthyThreshold: check.unhealthyThreshold, healthyThreshold: check.healthyThreshold)
+        instances[id] = instance
+        guard let from else { return nil }
+        index += 1
+        return RegistryChange(
+            index: index, kind: .healthChanged(from: from, to: instance.health.status, reason: result.reason),
+            instance: instance, at: wallNow)
     }
 
     /// The earliest deadline of a live lease (when the next expiry is due).
@@ -101,23 +123,36 @@ public struct Registry: Sendable {
     }
 
     /// The live instances of a service in registration order; `[]` for an unknown service.
+    /// By default only serving ones (`healthy`, `suspect`); `includeUnhealthy` returns all.
     /// - Complexity: O(instances of the service).
-    public func instances(of service: String, now: ContinuousClock.Instant) -> [Instance] {
+    public func instances(of service: String, now: ContinuousClock.Instant, includeUnhealthy: Bool = false) -> [Instance] {
         guard let ids = services[service] else { return [] }
         var result: [Instance] = []
         result.reserveCapacity(ids.count)
         for id in ids {
-            if let instance = instances[id], instance.isLive(at: now) { result.append(instance) }
+            if let instance = instances[id], instance.isLive(at: now), includeUnhealthy || instance.health.status.isServing {
+                result.append(instance)
+            }
         }
         return result
     }
 
-    /// Every service with at least one live instance, with its live-instance count, sorted by name.
+    /// Every live instance of every service, by service name then registration order.
+    public func allInstances(now: ContinuousClock.Instant) -> [Instance] {
+        services.keys.sorted().flatMap { instances(of: $0, now: now, includeUnhealthy: true) }
+    }
+
+    /// Every service with at least one live instance, with its live and serving counts, sorted by name.
     /// - Complexity: O(all instances).
-    public func serviceCounts(now: ContinuousClock.Instant) -> [(service: String, instances: Int)] {
-        services.compactMap { name, ids -> (String, Int)? in
-            let live = ids.reduce(0) { $0 + ((instances[$1]?.isLive(at: now) ?? false) ? 1 : 0) }
-            return live > 0 ? (name, live) : nil
+    public func serviceCounts(now: ContinuousClock.Instant) -> [(service: String, instances: Int, healthy: Int)] {
+        services.compactMap { name, ids -> (String, Int, Int)? in
+            var live = 0, serving = 0
+            for id in ids {
+                guard let instance = instances[id], instance.isLive(at: now) else { continue }
+                live += 1
+                if instance.health.status.isServing { serving += 1 }
+            }
+            return live > 0 ? (name, live, serving) : nil
         }.sorted { $0.0 < $1.0 }
     }
 

@@ -15,6 +15,7 @@ struct HTTPConnection {
     let configuration: HTTPServerConfiguration
     let dates: HTTPDateCache
     let logger: Logger
+    let ownResponseHeaders: [(name: String, value: String)]
     private var buffer: [UInt8] = []
 
     /// Bounds of the discard phase of a lingering close.
@@ -23,8 +24,10 @@ struct HTTPConnection {
 
     init(
         socket: AsyncSocket, context: ConnectionContext, handler: any HTTPHandler,
-        configuration: HTTPServerConfiguration, dates: HTTPDateCache, logger: Logger
+        configuration: HTTPServerConfiguration, dates: HTTPDateCache, logger: Logger,
+        ownResponseHeaders: [(name: String, value: String)] = []
     ) {
+        self.ownResponseHeaders = ownResponseHeaders
         self.socket = socket
         self.context = context
         self.handler = handler
@@ -162,7 +165,7 @@ struct HTTPConnection {
             let problem = HTTPProblem(.requestTimeout, code: "request_timeout", "request not received within the head timeout")
             logger.debug("request timed out", metadata: ["connection.id": "\(context.id)"])
             _ = context.enter(.writing, deadline: .now + configuration.idleTimeout)
-            if await write(encode(problem.response, version: .http1_1, keepAlive: false, omitBody: false)) {
+            if await write(encode(own(problem.response), version: .http1_1, keepAlive: false, omitBody: false)) {
                 return .lingeringClose
             }
         }
@@ -174,10 +177,17 @@ struct HTTPConnection {
         let problem = (error as? HTTPProblem) ?? .badRequest("malformed request")
         logger.debug("request rejected", metadata: ["http.status": "\(problem.status.code)", "error.code": "\(problem.code)"])
         _ = context.enter(.writing, deadline: .now + configuration.idleTimeout)
-        guard await write(encode(problem.response, version: .http1_1, keepAlive: !problem.closesConnection, omitBody: false)) else {
+        guard await write(encode(own(problem.response), version: .http1_1, keepAlive: !problem.closesConnection, omitBody: false)) else {
             return .close
         }
         return problem.closesConnection ? .lingeringClose : .keepAlive
+    }
+
+    /// A response the server makes itself, with the configured extra headers.
+    private func own(_ response: HTTPResponse) -> HTTPResponse {
+        var response = response
+        for (name, value) in ownResponseHeaders { response.headers.add(name, value) }
+        return response
     }
 
     /// Half-closes, discards what the client still sends for a bounded time and size, then returns

@@ -37,10 +37,17 @@ public final class HTTPServer: Sendable {
     }
     private let state = Mutex(State())
 
-    public init(configuration: HTTPServerConfiguration, handler: any HTTPHandler, logger: Logger) {
+    /// Header fields added to the responses the server makes itself (400, 408, 413, 503, …).
+    let ownResponseHeaders: [(name: String, value: String)]
+
+    public init(
+        configuration: HTTPServerConfiguration, handler: any HTTPHandler, logger: Logger,
+        ownResponseHeaders: [(name: String, value: String)] = []
+    ) {
         self.configuration = configuration
         self.handler = handler
         self.logger = logger
+        self.ownResponseHeaders = ownResponseHeaders
     }
 
     /// Errors of binding the listener.
@@ -88,7 +95,12 @@ public final class HTTPServer: Sendable {
             throw error
         } catch {
             let shown = isIPv6 ? "[\(literal)]:\(port)" : "\(literal):\(port)"
-            throw BindError(description: "cannot listen on \(shown): \(error)")
+            let reason = switch error as? SocketError {
+            case .failed(_, _, let message)?: message
+            case .unsupportedAddress?: "not an IP address"
+            default: "\(error)"
+            }
+            throw BindError(description: "cannot listen on \(shown): \(reason)")
         }
     }
 
@@ -146,6 +158,7 @@ public final class HTTPServer: Sendable {
         if let listener {
             // Wakes the accept call, which then sees the draining flag.
             _ = shutdown(listener.file.rawValue, Int32(SHUT_RDWR))
+            logger.info("http server draining", metadata: ["http.open_connections": "\(open.count)", "shutdown.timeout": "\(timeout)"])
         }
         for context in open { context.drain() }
     }
@@ -189,7 +202,8 @@ public final class HTTPServer: Sendable {
             group.addTask {
                 var connection = HTTPConnection(
                     socket: socket, context: context, handler: self.handler,
-                    configuration: self.configuration, dates: self.dates, logger: self.logger)
+                    configuration: self.configuration, dates: self.dates, logger: self.logger,
+                    ownResponseHeaders: self.ownResponseHeaders)
                 await connection.run()
                 _ = self.state.withLock { $0.connections.removeValue(forKey: context.id) }
             }
@@ -204,6 +218,7 @@ public final class HTTPServer: Sendable {
             "the server has \(configuration.maxConnections) connections open; retry later")
         var response = problem.response
         response.headers.add("Retry-After", "1")
+        for (name, value) in ownResponseHeaders { response.headers.add(name, value) }
         let connection = HTTPConnection(
             socket: socket, context: context, handler: handler, configuration: configuration, dates: dates, logger: logger)
         let bytes = connection.encode(response, version: .http1_1, keepAlive: false, omitBody: false)
@@ -216,12 +231,17 @@ public final class HTTPServer: Sendable {
     private func runTimer() async {
         let shortest = min(configuration.headTimeout, configuration.idleTimeout, HTTPConnection.lingerTime)
         let tick = max(.milliseconds(10), min(.milliseconds(250), shortest / 4))
+        var forcedLogged = false
         while !Task.isCancelled {
             try? await Task.sleep(for: tick)
             let now = ContinuousClock.now
             let (open, force) = state.withLock { s -> ([ConnectionContext], Bool) in
                 let force = s.drainDeadline.map { $0 <= now } ?? false
                 return (Array(s.connections.values), force)
+            }
+            if force && !open.isEmpty && !forcedLogged {
+                forcedLogged = true
+                logger.warning("shutdown timeout passed, closing connections", metadata: ["http.open_connections": "\(open.count)"])
             }
             for context in open {
                 if force { context.forceClose() } else { context.expireIfDue(now: now) }

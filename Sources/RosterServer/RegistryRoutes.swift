@@ -13,6 +13,8 @@ import RosterHTTP
 struct RegistryRoutes: Sendable {
     let store: RegistryStore
     let defaultTTL: Duration
+    let health: HealthSettings
+    let allowForeignHealthURLs: Bool
 
     func install(in router: inout Router) {
         router.add("POST", "/services") { await register($0) }
@@ -21,6 +23,7 @@ struct RegistryRoutes: Sendable {
         router.add("GET", "/services/{name}/{id}") { getInstance($0) }
         router.add("DELETE", "/services/{name}/{id}") { deregister($0) }
         router.add("PUT", "/services/{name}/{id}/heartbeat") { heartbeat($0) }
+        router.add("GET", "/services/{name}/{id}/health") { health($0) }
     }
 
     // MARK: Handlers
@@ -32,8 +35,15 @@ struct RegistryRoutes: Sendable {
         } catch {
             return problem(error)
         }
+        let check: HealthCheck?
+        do {
+            check = try body.healthCheck.map { request throws(APIProblem) in try resolve(request, host: body.host) }
+        } catch {
+            return problem(error)
+        }
         let registration = Registration(
-            service: body.name, host: body.host, port: body.port, metadata: body.metadata, ttl: body.ttl ?? defaultTTL)
+            service: body.name, host: body.host, port: body.port, metadata: body.metadata, ttl: body.ttl ?? defaultTTL,
+            healthCheck: check)
         do {
             let (instance, index) = try store.register(registration)
             var response = json(.created, instance.json, index: index)
@@ -48,10 +58,9 @@ struct RegistryRoutes: Sendable {
         let (counts, index) = store.serviceCounts()
         var object = JSONObject()
         for entry in counts {
-            // Health checks come later; until then every live instance counts as healthy.
             object[entry.service] = .object(JSONObject([
                 ("instances", .number(JSONNumber(entry.instances))),
-                ("healthy", .number(JSONNumber(entry.instances))),
+                ("healthy", .number(JSONNumber(entry.healthy))),
             ]))
         }
         return json(.ok, .object(object), index: index)
@@ -59,8 +68,41 @@ struct RegistryRoutes: Sendable {
 
     private func listInstances(_ request: HTTPRequest) -> HTTPResponse {
         let name = request.pathParameters["name"]!
-        let (instances, index) = store.instances(of: name)
+        var includeUnhealthy = false
+        for item in request.queryItems where item.name == "include_unhealthy" {
+            switch item.value {
+            case "true", "1", "": includeUnhealthy = true
+            case "false", "0": includeUnhealthy = false
+            default: return problem(.badRequest("invalid_query", "include_unhealthy must be true or false", field: "include_unhealthy"))
+            }
+        }
+        let (instances, index) = store.instances(of: name, includeUnhealthy: includeUnhealthy)
         return json(.ok, .array(instances.map(\.json)), index: index)
+    }
+
+    private func health(_ request: HTTPRequest) -> HTTPResponse {
+        guard let (name, id) = Self.instanceAddress(request) else { return problem(Self.problem(for: .instanceNotFound)) }
+        let (instance, index) = store.instance(id, service: name)
+        guard let instance else { return problem(Self.problem(for: .instanceNotFound)) }
+        return json(.ok, instance.healthJSON, index: index)
+    }
+
+    /// Applies the server's defaults to a requested check and enforces the rules that need them.
+    /// An omitted timeout is the default timeout, or half the interval if the default is not below it.
+    func resolve(_ request: HealthCheckRequest, host: String) throws(APIProblem) -> HealthCheck {
+        guard allowForeignHealthURLs || request.url.hostMatches(host) else {
+            throw .badRequest(
+                "invalid_field", "health_check.url must point at the instance's host (\(host))", field: "health_check.url")
+        }
+        let interval = request.interval ?? health.interval
+        let timeout = request.timeout ?? (health.timeout < interval ? health.timeout : interval / 2)
+        guard timeout < interval else {
+            throw .badRequest("invalid_field", "health_check.timeout must be less than the interval (\(WireTime.seconds(interval)) s)", field: "health_check.timeout")
+        }
+        return HealthCheck(
+            url: request.url.canonical, interval: interval, timeout: timeout,
+            unhealthyThreshold: request.unhealthyThreshold ?? health.unhealthyThreshold,
+            healthyThreshold: request.healthyThreshold ?? health.healthyThreshold)
     }
 
     private func getInstance(_ request: HTTPRequest) -> HTTPResponse {

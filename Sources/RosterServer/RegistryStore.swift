@@ -24,6 +24,20 @@ public final class RegistryStore: Sendable {
         self.epoch = epoch
     }
 
+    private let observers = Mutex<[@Sendable ([RegistryChange]) -> Void]>([])
+
+    /// Calls `observer` after every committed batch of changes, outside the lock. Batches from
+    /// concurrent writers may arrive out of index order; observers re-check the store.
+    public func observe(_ observer: @escaping @Sendable ([RegistryChange]) -> Void) {
+        observers.withLock { $0.append(observer) }
+    }
+
+    private func publish(_ changes: [RegistryChange]) {
+        guard !changes.isEmpty else { return }
+        for change in changes { log(change) }
+        for observer in observers.withLock({ $0 }) { observer(changes) }
+    }
+
     /// A random epoch: 16 lowercase hex digits.
     public static func makeEpoch() -> String {
         var generator = SystemRandomNumberGenerator()
@@ -33,68 +47,96 @@ public final class RegistryStore: Sendable {
     }
 
     /// The index of the last committed change.
-    public var index: UInt64 { registry.withLock { $0.index } }
+    public var index: UInt64 { transaction { r, _, _ in (r.index, []) } }
+
+    /// Runs `body` under the lock after expiring every lease that is due, so that every answer and
+    /// every index reflects expiries exactly at their deadlines; publishes all changes after unlocking.
+    private func transaction<T>(
+        _ body: (inout Registry, ContinuousClock.Instant, Date) throws(RegistryError) -> (T, [RegistryChange])
+    ) throws(RegistryError) -> T {
+        let now = clock.now, wallNow = clock.wallNow
+        let (result, changes) = registry.withLock { r -> (Result<T, RegistryError>, [RegistryChange]) in
+            var changes = r.expire(now: now, wallNow: wallNow)
+            do throws(RegistryError) {
+                let (value, more) = try body(&r, now, wallNow)
+                changes += more
+                return (.success(value), changes)
+            } catch {
+                return (.failure(error), changes)
+            }
+        }
+        publish(changes)
+        return try result.get()
+    }
+
+    private func transaction<T>(_ body: (inout Registry, ContinuousClock.Instant, Date) -> (T, [RegistryChange])) -> T {
+        let nonThrowing: (inout Registry, ContinuousClock.Instant, Date) throws(RegistryError) -> (T, [RegistryChange]) = { r, now, wallNow in
+            body(&r, now, wallNow)
+        }
+        do throws(RegistryError) {
+            return try transaction(nonThrowing)
+        } catch {
+            fatalError("unreachable: the body does not throw")
+        }
+    }
 
     /// Registers an instance under a fresh random id.
     /// - Returns: the instance and the index of its registration.
     /// - Throws: `RegistryError.instanceExists` if a live instance holds the same address.
     public func register(_ registration: Registration) throws(RegistryError) -> (Instance, UInt64) {
         let id = UUID()
-        let now = clock.now, wallNow = clock.wallNow
-        let changes = try registry.withLock { r throws(RegistryError) in
-            try r.register(registration, id: id, now: now, wallNow: wallNow)
+        return try transaction { r, now, wallNow throws(RegistryError) in
+            let changes = try r.register(registration, id: id, now: now, wallNow: wallNow)
+            let last = changes[changes.count - 1]
+            return ((last.instance, last.index), changes)
         }
-        for change in changes { log(change) }
-        let last = changes[changes.count - 1]
-        return (last.instance, last.index)
     }
 
     /// Renews a lease. - Returns: the renewed instance and the current index.
     /// - Throws: `RegistryError.instanceNotFound`.
     public func renew(_ id: UUID, service: String) throws(RegistryError) -> (Instance, UInt64) {
-        let now = clock.now
-        return try registry.withLock { r throws(RegistryError) in
-            (try r.renew(id, service: service, now: now), r.index)
+        try transaction { r, now, _ throws(RegistryError) in
+            ((try r.renew(id, service: service, now: now), r.index), [])
         }
     }
 
     /// Deregisters a live instance. - Returns: the index of the change.
     /// - Throws: `RegistryError.instanceNotFound`.
     public func deregister(_ id: UUID, service: String) throws(RegistryError) -> UInt64 {
-        let now = clock.now, wallNow = clock.wallNow
-        let change = try registry.withLock { r throws(RegistryError) in
-            try r.deregister(id, service: service, now: now, wallNow: wallNow)
+        try transaction { r, now, wallNow throws(RegistryError) in
+            let change = try r.deregister(id, service: service, now: now, wallNow: wallNow)
+            return (change.index, [change])
         }
-        log(change)
-        return change.index
     }
 
-    /// Expires every lease whose deadline has passed and logs each expiry.
-    /// - Returns: the expiry changes, earliest first.
-    @discardableResult
-    public func sweep() -> [RegistryChange] {
-        let now = clock.now, wallNow = clock.wallNow
-        let changes = registry.withLock { $0.expire(now: now, wallNow: wallNow) }
-        for change in changes { log(change) }
-        return changes
+    /// Expires every lease whose deadline has passed (each logged with its deadline's time).
+    /// Every other operation does the same first; the sweeper calls this when nothing else runs.
+    public func sweep() {
+        transaction { _, _, _ in ((), []) }
     }
 
     /// The live instance, with the current index.
     public func instance(_ id: UUID, service: String) -> (Instance?, UInt64) {
-        let now = clock.now
-        return registry.withLock { ($0.instance(id, service: service, now: now), $0.index) }
+        transaction { r, now, _ in ((r.instance(id, service: service, now: now), r.index), []) }
     }
 
-    /// The live instances of a service, with the current index.
-    public func instances(of service: String) -> ([Instance], UInt64) {
-        let now = clock.now
-        return registry.withLock { ($0.instances(of: service, now: now), $0.index) }
+    /// The live instances of a service (serving ones unless `includeUnhealthy`), with the current index.
+    public func instances(of service: String, includeUnhealthy: Bool = false) -> ([Instance], UInt64) {
+        transaction { r, now, _ in ((r.instances(of: service, now: now, includeUnhealthy: includeUnhealthy), r.index), []) }
     }
 
-    /// Every service with live instances and its count, with the current index.
-    public func serviceCounts() -> ([(service: String, instances: Int)], UInt64) {
-        let now = clock.now
-        return registry.withLock { ($0.serviceCounts(now: now), $0.index) }
+    /// Applies a probe result; returns the health change, if the status changed.
+    @discardableResult
+    public func recordProbe(_ result: ProbeResult, for id: UUID, service: String) -> RegistryChange? {
+        transaction { r, now, wallNow in
+            let change = r.recordProbe(result, for: id, service: service, now: now, wallNow: wallNow)
+            return (change, change.map { [$0] } ?? [])
+        }
+    }
+
+    /// Every service with live instances, its live and serving counts, with the current index.
+    public func serviceCounts() -> ([(service: String, instances: Int, healthy: Int)], UInt64) {
+        transaction { r, now, _ in ((r.serviceCounts(now: now), r.index), []) }
     }
 
     /// Instances held in memory, including expired ones the sweeper has not removed yet.
@@ -110,13 +152,17 @@ public final class RegistryStore: Sendable {
         switch change.kind {
         case .registered:
             logger.info("instance registered", metadata: metadata.merging([
-                "instance.address": "\(change.instance.host):\(change.instance.port)",
-                "lease.ttl": "\(change.instance.ttl)",
+                "instance.address": "\(change.instance.host.contains(":") ? "[\(change.instance.host)]" : change.instance.host):\(change.instance.port)",
+                "lease.ttl": "\(SettingValueSyntax.formatDuration(change.instance.ttl))",
             ]) { a, _ in a })
         case .deregistered(.deregistered):
             logger.info("instance deregistered", metadata: metadata)
         case .deregistered(.expired):
             logger.info("lease expired", metadata: metadata)
+        case .healthChanged(let from, let to, let reason):
+            logger.info("health changed", metadata: metadata.merging([
+                "health.from": "\(from.rawValue)", "health.to": "\(to.rawValue)", "health.reason": "\(reason)",
+            ]) { a, _ in a })
         }
     }
 }

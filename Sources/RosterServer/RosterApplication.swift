@@ -1,5 +1,6 @@
 import Logging
 import RosterAPI
+import Curl
 import RosterHTTP
 import ServiceLifecycle
 import UnixSignals
@@ -13,21 +14,33 @@ public final class RosterApplication: Sendable {
     public let settings: ServerSettings
     public let store: RegistryStore
     public let sweeper: LeaseSweeper
+    public let healthChecker: HealthChecker
     public let httpServer: HTTPServer
     /// The bound port.
     public let port: UInt16
     let logger: Logger
 
     /// - Throws: `HTTPServer.BindError` if the listen address cannot be bound.
-    public init(settings: ServerSettings, clock: any RosterClock = SystemClock(), logger: Logger) throws {
+    public init(
+        settings: ServerSettings, clock: any RosterClock = SystemClock(), logger: Logger,
+        healthScheduling: HealthChecker.Scheduling = .init()
+    ) throws {
         self.settings = settings
         self.logger = logger
         let store = RegistryStore(clock: clock, logger: logger)
         self.store = store
         self.sweeper = LeaseSweeper(store: store, interval: settings.sweepInterval)
+        self.healthChecker = HealthChecker(
+            store: store, client: CurlHTTPClient(), maxConcurrentProbes: settings.health.maxConcurrentProbes,
+            scheduling: healthScheduling, logger: logger)
         var router = Router { response in response.headers.add(RosterHeader.epoch, store.epoch) }
-        RegistryRoutes(store: store, defaultTTL: settings.defaultTTL).install(in: &router)
-        self.httpServer = HTTPServer(configuration: settings.http, handler: router, logger: logger)
+        RegistryRoutes(
+            store: store, defaultTTL: settings.defaultTTL, health: settings.health,
+            allowForeignHealthURLs: settings.allowForeignHealthURLs
+        ).install(in: &router)
+        self.httpServer = HTTPServer(
+            configuration: settings.http, handler: router, logger: logger,
+            ownResponseHeaders: [(RosterHeader.epoch, store.epoch)])
         self.port = try httpServer.bind(host: settings.listen.host, port: settings.listen.port)
     }
 
@@ -35,7 +48,7 @@ public final class RosterApplication: Sendable {
     public var services: [any Service] { services(onStart: {}) }
 
     func services(onStart: @escaping @Sendable () -> Void) -> [any Service] {
-        [sweeper, HTTPServerService(server: httpServer, shutdownTimeout: settings.shutdownTimeout, onStart: onStart)]
+        [sweeper, healthChecker, HTTPServerService(server: httpServer, shutdownTimeout: settings.shutdownTimeout, onStart: onStart)]
     }
 
     /// Runs every service until a graceful shutdown (one of `signals`) or cancellation.

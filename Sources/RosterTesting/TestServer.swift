@@ -25,7 +25,15 @@ public func withRosterServer<T: Sendable>(
     logger: Logger = .silent,
     _ body: @Sendable (RosterApplication) async throws -> T
 ) async throws -> T {
-    let application = try RosterApplication(settings: settings, clock: clock, logger: logger)
+    try await withRosterServer(try RosterApplication(settings: settings, clock: clock, logger: logger), body)
+}
+
+/// Runs an already built application for the duration of `body`, then shuts it down gracefully.
+public func withRosterServer<T: Sendable>(
+    _ application: RosterApplication,
+    _ body: @Sendable (RosterApplication) async throws -> T
+) async throws -> T {
+    let logger = Logger.silent
     let group = ServiceGroup(services: application.services, logger: logger)
     return try await withThrowingTaskGroup(of: Void.self) { tasks in
         tasks.addTask { try await group.run() }

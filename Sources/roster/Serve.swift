@@ -42,6 +42,18 @@ struct Serve: AsyncParsableCommand {
     var httpIdleTimeout: String?
     @Option(name: .customLong("http-max-connections"), parsing: .unconditional, help: "Most open connections (then 503). Default 16384.")
     var httpMaxConnections: String?
+    @Option(name: .customLong("health-interval"), parsing: .unconditional, help: "Default time between health probes. Default 10s.")
+    var healthInterval: String?
+    @Option(name: .customLong("health-timeout"), parsing: .unconditional, help: "Default health probe timeout, below the interval. Default 5s.")
+    var healthTimeout: String?
+    @Option(name: .customLong("health-unhealthy-threshold"), parsing: .unconditional, help: "Default failures before unhealthy. Default 3.")
+    var healthUnhealthyThreshold: String?
+    @Option(name: .customLong("health-healthy-threshold"), parsing: .unconditional, help: "Default passes before healthy again. Default 2.")
+    var healthHealthyThreshold: String?
+    @Option(name: .customLong("health-max-concurrent-probes"), parsing: .unconditional, help: "Most probes in flight. Default 512.")
+    var healthMaxConcurrentProbes: String?
+    @Option(name: .customLong("allow-foreign-health-urls"), parsing: .unconditional, help: "true to allow health URLs on other hosts. Default false.")
+    var allowForeignHealthURLs: String?
     @Option(name: .customLong("log-level"), parsing: .unconditional, help: "trace, debug, info, notice, warning, error or critical. Default info.")
     var logLevel: String?
     @Option(name: .customLong("log-format"), parsing: .unconditional, help: "text or json. Default text.")
@@ -55,7 +67,12 @@ struct Serve: AsyncParsableCommand {
             ("http.max_request_line", httpMaxRequestLine), ("http.max_header_bytes", httpMaxHeaderBytes),
             ("http.max_header_fields", httpMaxHeaderFields), ("http.max_body", httpMaxBody),
             ("http.head_timeout", httpHeadTimeout), ("http.idle_timeout", httpIdleTimeout),
-            ("http.max_connections", httpMaxConnections), ("log_level", logLevel), ("log_format", logFormat),
+            ("http.max_connections", httpMaxConnections),
+            ("health.interval", healthInterval), ("health.timeout", healthTimeout),
+            ("health.unhealthy_threshold", healthUnhealthyThreshold), ("health.healthy_threshold", healthHealthyThreshold),
+            ("health.max_concurrent_probes", healthMaxConcurrentProbes),
+            ("allow_foreign_health_urls", allowForeignHealthURLs),
+            ("log_level", logLevel), ("log_format", logFormat),
         ]
         return Dictionary(uniqueKeysWithValues: pairs.compactMap { key, value in value.map { (key, $0) } })
     }
@@ -87,7 +104,7 @@ struct Serve: AsyncParsableCommand {
         let listen = settings.listen
         let startMetadata = metadata
         try await application.run {
-            logger.info("roster listening", metadata: startMetadata)
+            logger.notice("roster listening", metadata: startMetadata)
             if !["127.0.0.1", "::1", "localhost"].contains(listen.host) {
                 logger.warning("listening on a non-loopback address without access control", metadata: ["listen": "\(listen)"])
             }

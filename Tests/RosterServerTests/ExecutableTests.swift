@@ -44,7 +44,7 @@ import Testing
         let log = try await process.waitForLog("roster listening")
         let line = try #require(log.split(separator: "\n").first { $0.contains("roster listening") })
         let json = try JSONReader.read(String(line))
-        #expect(json["level"] == "info")
+        #expect(json["level"] == "notice")
         let listen = try #require(json["listen"]?.stringValue)
         let port = try #require(UInt16(listen.split(separator: ":").last!))
         #expect(json["setting.sweep_interval"] == "1s (default)")
@@ -100,7 +100,7 @@ import Testing
         for connection in flood { await connection.close() }
         flood.removeAll()
 
-        let served = try await eventually(within: .seconds(10)) {
+        let served = await eventually(within: .seconds(10)) {
             guard let client = try? await RawHTTPConnection(port: port),
                   let response = try? await client.request("GET", "/services", timeout: .seconds(1))
             else { return false }

@@ -73,6 +73,12 @@ private func nestedJSON(_ name: String, _ value: String) -> String {
         ("http.head_timeout", "--http-head-timeout", "ROSTER_HTTP_HEAD_TIMEOUT", "10s"),
         ("http.idle_timeout", "--http-idle-timeout", "ROSTER_HTTP_IDLE_TIMEOUT", "75s"),
         ("http.max_connections", "--http-max-connections", "ROSTER_HTTP_MAX_CONNECTIONS", "16384"),
+        ("health.interval", "--health-interval", "ROSTER_HEALTH_INTERVAL", "10s"),
+        ("health.timeout", "--health-timeout", "ROSTER_HEALTH_TIMEOUT", "5s"),
+        ("health.unhealthy_threshold", "--health-unhealthy-threshold", "ROSTER_HEALTH_UNHEALTHY_THRESHOLD", "3"),
+        ("health.healthy_threshold", "--health-healthy-threshold", "ROSTER_HEALTH_HEALTHY_THRESHOLD", "2"),
+        ("health.max_concurrent_probes", "--health-max-concurrent-probes", "ROSTER_HEALTH_MAX_CONCURRENT_PROBES", "512"),
+        ("allow_foreign_health_urls", "--allow-foreign-health-urls", "ROSTER_ALLOW_FOREIGN_HEALTH_URLS", "false"),
         ("log_level", "--log-level", "ROSTER_LOG_LEVEL", "info"),
         ("log_format", "--log-format", "ROSTER_LOG_FORMAT", "text"),
     ]
@@ -128,6 +134,12 @@ private func nestedJSON(_ name: String, _ value: String) -> String {
         ("http.head_timeout", "5s", "5s"),
         ("http.idle_timeout", "1h", "1h"),
         ("http.max_connections", "1000", "1000"),
+        ("health.interval", "30s", "30s"),
+        ("health.timeout", "500ms", "500ms"),
+        ("health.unhealthy_threshold", "5", "5"),
+        ("health.healthy_threshold", "1", "1"),
+        ("health.max_concurrent_probes", "64", "64"),
+        ("allow_foreign_health_urls", "true", "true"),
         ("log_level", "debug", "debug"),
         ("log_format", "json", "json"),
     ]
@@ -645,5 +657,32 @@ private func nestedJSON(_ name: String, _ value: String) -> String {
     ])
     func `invalid addresses are rejected with a reason`(text: String, message: String) {
         #expect(throws: SettingValueError(message)) { try ListenAddress(parsing: text) }
+    }
+}
+
+@Suite struct SettingsCrossChecksTests {
+    @Test func `a default health timeout not below the default interval stops loading`() {
+        #expect(throws: SettingsError(
+            key: "health.timeout", source: .flag("--health-timeout"),
+            message: "must be less than health.interval (10s from default), got 10s")) {
+            try ServerSettings.load(flags: ["health.timeout": "10s"], environment: [:], configFile: nil)
+        }
+        #expect(throws: SettingsError.self) {
+            try ServerSettings.load(flags: [:], environment: ["ROSTER_HEALTH_INTERVAL": "2s"], configFile: nil)
+        }
+    }
+
+    @Test func `JSON booleans are not numbers`() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("roster-json-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let file = directory.appendingPathComponent("c.json")
+        try #"{"http": {"max_body": true}}"#.write(to: file, atomically: true, encoding: .utf8)
+        #expect(throws: SettingsError.self) { try ServerSettings.load(flags: [:], environment: [:], configFile: file.path) }
+        try #"{"allow_foreign_health_urls": true, "health": {"unhealthy_threshold": 4}}"#.write(to: file, atomically: true, encoding: .utf8)
+        let (settings, _) = try ServerSettings.load(flags: [:], environment: [:], configFile: file.path)
+        #expect(settings.allowForeignHealthURLs)
+        #expect(settings.health.unhealthyThreshold == 4)
+        try #"{"http": {"max_body": 2, "max_body": 3}}"#.write(to: file, atomically: true, encoding: .utf8)
+        #expect(throws: SettingsError.self) { try ServerSettings.load(flags: [:], environment: [:], configFile: file.path) }
     }
 }

@@ -8,6 +8,7 @@ import Darwin
 import Configuration
 import Foundation
 import Logging
+import RosterAPI
 import RosterHTTP
 
 /// Where a setting's effective value came from.
@@ -201,6 +202,11 @@ extension ServerSettings {
                 break
             }
         }
+        if settings.health.timeout >= settings.health.interval {
+            throw SettingsError(
+                key: "health.timeout", source: sources["health.timeout"] ?? .defaultValue,
+                message: "must be less than health.interval (\(SettingValueSyntax.formatDuration(settings.health.interval)) from \(sources["health.interval"] ?? .defaultValue)), got \(SettingValueSyntax.formatDuration(settings.health.timeout))")
+        }
         return (settings, sources)
     }
 
@@ -248,11 +254,40 @@ extension ServerSettings {
             if isYAML {
                 return try YAMLSnapshot(data: bytes.span.bytes, providerName: providerName, parsingOptions: .default)
             } else {
-                return try JSONSnapshot(data: bytes.span.bytes, providerName: providerName, parsingOptions: .default)
+                return try jsonSnapshot(bytes, providerName: providerName)
             }
         } catch {
             throw failure("malformed \(isYAML ? "YAML" : "JSON"): \(oneLine(error))", from: .file(path))
         }
+    }
+
+    /// A JSON config file as a snapshot of text values: numbers keep their literal, booleans become
+    /// `true`/`false`, so that every value is parsed by the same rules as a flag.
+    ///
+    /// Read with the strict `JSONReader` rather than `JSONSnapshot`, whose Foundation parsing on Linux
+    /// turns `true` into `1` (so `"max_body": true` would silently mean one byte).
+    static func jsonSnapshot(_ bytes: [UInt8], providerName: String) throws -> any ConfigSnapshot {
+        let root = try JSONReader.read(bytes, maxDepth: 16)
+        guard case .object = root else { throw ConfigFileError("the top level must be an object") }
+        var values: [AbsoluteConfigKey: ConfigValue] = [:]
+        func flatten(_ value: JSONValue, _ path: [String]) {
+            switch value {
+            case .object(let object):
+                for (key, member) in object { flatten(member, path + [key]) }
+            case .string(let text): values[AbsoluteConfigKey(path)] = ConfigValue(.string(text), isSecret: false)
+            case .number(let number): values[AbsoluteConfigKey(path)] = ConfigValue(.string(number.literal), isSecret: false)
+            case .bool(let flag): values[AbsoluteConfigKey(path)] = ConfigValue(.string(flag ? "true" : "false"), isSecret: false)
+            case .array: values[AbsoluteConfigKey(path)] = ConfigValue(.stringArray(["(a list)"]), isSecret: false)
+            case .null: break
+            }
+        }
+        flatten(root, [])
+        return InMemoryProvider(name: providerName, values: values).snapshot()
+    }
+
+    struct ConfigFileError: Error, CustomStringConvertible {
+        var description: String
+        init(_ description: String) { self.description = description }
     }
 
     /// Most bytes read from a config file, so that a path like `/dev/zero` cannot exhaust memory.
@@ -445,6 +480,33 @@ extension ServerSettings {
         .positiveInteger(
             "http.max_connections", "Most open connections; the next one is answered 503 and closed.",
             \.http.maxConnections, isByteSize: false),
+        .duration(
+            "health.interval", "Default time between health probes; at least 1s.", \.health.interval,
+            .within(.seconds(1) ... .seconds(86_400))),
+        .duration(
+            "health.timeout", "Default time a health probe may take; at least 100ms and less than health.interval.",
+            \.health.timeout, .within(.milliseconds(100) ... .seconds(86_400))),
+        .positiveInteger(
+            "health.unhealthy_threshold", "Default consecutive failed probes that make an instance unhealthy.",
+            \.health.unhealthyThreshold, isByteSize: false),
+        .positiveInteger(
+            "health.healthy_threshold", "Default consecutive passed probes that make an unhealthy instance healthy.",
+            \.health.healthyThreshold, isByteSize: false),
+        .positiveInteger(
+            "health.max_concurrent_probes", "Most health probes in flight at once.",
+            \.health.maxConcurrentProbes, isByteSize: false),
+        SettingDefinition(
+            "allow_foreign_health_urls",
+            "Accept health check URLs whose host is not the instance's host: true or false.",
+            apply: { settings, text throws(SettingValueError) in
+                switch SettingValueSyntax.trimmingWhitespace(text).lowercased() {
+                case "true", "1", "yes", "on": settings.allowForeignHealthURLs = true
+                case "false", "0", "no", "off": settings.allowForeignHealthURLs = false
+                default: throw SettingValueError("expected true or false, got \(SettingValueSyntax.quoted(text))")
+                }
+            },
+            format: { $0.allowForeignHealthURLs ? "true" : "false" }
+        ),
         SettingDefinition(
             "log_level",
             "Least severe level logged: trace, debug, info, notice, warning, error or critical.",

@@ -20,8 +20,28 @@ public struct ServerSettings: Sendable, Equatable {
     public var logLevel: Logger.Level = .info
     /// Shape of log lines. Key `log_format`.
     public var logFormat: LogFormat = .text
+    /// Defaults and limits of active health checks. Keys `health.*`.
+    public var health: HealthSettings = .init()
+    /// Allow health check URLs whose host differs from the instance's `host`. Key `allow_foreign_health_urls`.
+    public var allowForeignHealthURLs = false
 
     /// Creates settings holding every default.
+    public init() {}
+}
+
+/// Defaults for health checks that leave a member out, and the prober's concurrency cap.
+public struct HealthSettings: Sendable, Equatable {
+    /// Time between probes. Key `health.interval`.
+    public var interval: Duration = .seconds(10)
+    /// Time a probe may take; less than `interval`. Key `health.timeout`.
+    public var timeout: Duration = .seconds(5)
+    /// Consecutive failures that make an instance unhealthy. Key `health.unhealthy_threshold`.
+    public var unhealthyThreshold = 3
+    /// Consecutive passes that make an unhealthy instance healthy. Key `health.healthy_threshold`.
+    public var healthyThreshold = 2
+    /// Most probes in flight at once. Key `health.max_concurrent_probes`.
+    public var maxConcurrentProbes = 512
+
     public init() {}
 }
 
