@@ -86,6 +86,13 @@ public struct RegistryChange: Sendable, Equatable {
     public var instance: Instance
     /// Wall-clock time of the change, for display only.
     public var at: Date
+
+    public init(index: UInt64, kind: Kind, instance: Instance, at: Date) {
+        self.index = index
+        self.kind = kind
+        self.instance = instance
+        self.at = at
+    }
 }
 
 /// Errors of registry operations; `code` is stable for JSON and metrics.

@@ -277,7 +277,8 @@ struct HTTPConnection {
                 try await socket.write(Data(frame))
                 _ = context.enter(.processing, deadline: nil)
             },
-            isDraining: { context.isDraining }
+            isDraining: { context.isDraining },
+            abort: { context.forceClose() }
         )
         _ = context.enter(.processing, deadline: nil)
         do {

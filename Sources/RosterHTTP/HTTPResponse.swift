@@ -29,11 +29,20 @@ public struct HTTPResponse: Sendable {
 public struct HTTPBodyWriter: Sendable {
     let writeChunk: @Sendable ([UInt8]) async throws -> Void
     let drainingCheck: @Sendable () -> Bool
+    let abortConnection: @Sendable () -> Void
 
-    public init(write: @escaping @Sendable ([UInt8]) async throws -> Void, isDraining: @escaping @Sendable () -> Bool) {
+    public init(
+        write: @escaping @Sendable ([UInt8]) async throws -> Void, isDraining: @escaping @Sendable () -> Bool,
+        abort: @escaping @Sendable () -> Void = {}
+    ) {
         self.writeChunk = write
         self.drainingCheck = isDraining
+        self.abortConnection = abort
     }
+
+    /// Cuts the connection at once (no terminating chunk), e.g. for a client that does not keep up.
+    /// A write in progress fails.
+    public func abort() { abortConnection() }
 
     /// Sends bytes to the client now. Empty writes are ignored.
     /// - Throws: when the client went away or the server is stopping.

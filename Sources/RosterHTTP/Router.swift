@@ -1,7 +1,9 @@
 /// Routes requests by method and path template (`/services/{name}/{id}`).
 ///
 /// Path segments are matched on their raw bytes for literals and percent-decoded exactly once
-/// for `{parameters}`. HEAD is served by the GET route with the body omitted. An unknown path
+/// for `{parameters}`. When several templates match, the most specific wins: a literal segment
+/// beats a parameter at the first position where they differ (`/services/{name}/watch` beats
+/// `/services/{name}/{id}`), whatever the order routes were added in. HEAD is served by the GET route with the body omitted. An unknown path
 /// is 404 `route_not_found`; a known path with another method is 405 with `Allow`.
 public struct Router: HTTPHandler {
     public typealias Handler = @Sendable (HTTPRequest) async -> HTTPResponse
@@ -33,6 +35,17 @@ public struct Router: HTTPHandler {
             return .literal(String(part))
         }
         routes.append(Route(method: method, template: template, segments: segments, handler: handler))
+        // Most specific first: compare segment by segment, a literal before a parameter.
+        routes.sort { a, b in
+            for (x, y) in zip(a.segments, b.segments) {
+                switch (x, y) {
+                case (.literal, .parameter): return true
+                case (.parameter, .literal): return false
+                default: continue
+                }
+            }
+            return false
+        }
     }
 
     public func respond(to request: HTTPRequest) async -> HTTPResponse {
@@ -41,6 +54,7 @@ public struct Router: HTTPHandler {
         }
         let raw = request.path.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
         var allowed: [String] = []
+        var ownerTemplate: [Segment]?
         let method = request.method == "HEAD" ? "GET" : request.method
         for route in routes where route.segments.count == raw.count {
             var parameters: [String: String] = [:]
@@ -59,6 +73,9 @@ public struct Router: HTTPHandler {
                 if !matched { break }
             }
             guard matched else { continue }
+            // A more specific template already matched with another method: it owns this path.
+            if let owner = ownerTemplate, owner != route.segments { continue }
+            ownerTemplate = route.segments
             if route.method == method {
                 var routed = request
                 routed.pathParameters = parameters

@@ -173,6 +173,13 @@ public final class HealthChecker: Service, Sendable {
     }
 
     private func probe(_ id: UUID, _ entry: Entry, _ cancellation: ProbeCancellation) async {
+        // An instance whose lease just ended is not probed (reading the store also expires it,
+        // which drops its schedule through the observer).
+        guard store.instance(id, service: entry.service).0 != nil else {
+            state.withLock { $0.inFlight -= 1 }
+            wake.signal()
+            return
+        }
         probesStarted.add(1, ordering: .relaxed)
         let check = entry.check
         let client = self.client

@@ -12,16 +12,28 @@ import Synchronization
 ///
 /// Critical sections are short and synchronous; nothing awaits under the lock.
 public final class RegistryStore: Sendable {
-    private let registry = Mutex(Registry())
+    /// Everything that changes together under one lock: the registry, the log of its changes and
+    /// the watchers they go to. A new watcher is handed its starting point in the same critical
+    /// section that assigns indexes, so nothing falls between a snapshot and the stream.
+    struct State: Sendable {
+        var registry = Registry()
+        var log: EventLog
+        var watchers = WatcherSet()
+        var nextWatchID = 0
+    }
+
+    private let state: Mutex<State>
     let clock: any RosterClock
     let logger: Logger
     /// Identifies this run of the registry (`Roster-Epoch`); indexes restart with the process.
     public let epoch: String
 
-    public init(clock: any RosterClock, logger: Logger, epoch: String = RegistryStore.makeEpoch()) {
+    /// - Parameter history: how many changes the event log keeps for resuming watchers (`watch.history`).
+    public init(clock: any RosterClock, logger: Logger, epoch: String = RegistryStore.makeEpoch(), history: Int = 10_000) {
         self.clock = clock
         self.logger = logger
         self.epoch = epoch
+        self.state = Mutex(State(log: EventLog(capacity: history)))
     }
 
     private let observers = Mutex<[@Sendable ([RegistryChange]) -> Void]>([])
@@ -55,18 +67,41 @@ public final class RegistryStore: Sendable {
         _ body: (inout Registry, ContinuousClock.Instant, Date) throws(RegistryError) -> (T, [RegistryChange])
     ) throws(RegistryError) -> T {
         let now = clock.now, wallNow = clock.wallNow
-        let (result, changes) = registry.withLock { r -> (Result<T, RegistryError>, [RegistryChange]) in
-            var changes = r.expire(now: now, wallNow: wallNow)
+        let (result, changes, overflowed) = state.withLock { s -> (Result<T, RegistryError>, [RegistryChange], [WatchSubscription]) in
+            var changes = s.registry.expire(now: now, wallNow: wallNow)
+            let result: Result<T, RegistryError>
             do throws(RegistryError) {
-                let (value, more) = try body(&r, now, wallNow)
+                let (value, more) = try body(&s.registry, now, wallNow)
                 changes += more
-                return (.success(value), changes)
+                result = .success(value)
             } catch {
-                return (.failure(error), changes)
+                result = .failure(error)
             }
+            return (result, changes, Self.commit(changes, into: &s))
+        }
+        finish(changes, overflowed: overflowed)
+        return try result.get()
+    }
+
+    /// Appends committed changes to the log and queues them for watchers (under the lock).
+    /// - Returns: the watchers whose queue overflowed; they are already removed.
+    private static func commit(_ changes: [RegistryChange], into s: inout State) -> [WatchSubscription] {
+        var overflowed: [WatchSubscription] = []
+        for change in changes {
+            s.log.append(change)
+            overflowed += s.watchers.deliver(change)
+        }
+        for subscription in overflowed { s.watchers.remove(subscription) }
+        return overflowed
+    }
+
+    /// After unlocking: cut overflowed watchers, log the changes and notify observers.
+    private func finish(_ changes: [RegistryChange], overflowed: [WatchSubscription]) {
+        for subscription in overflowed {
+            logger.info("watcher dropped: queue full", metadata: ["watch.id": "\(subscription.id)"])
+            subscription.onOverflow.withLock { $0 }?()
         }
         publish(changes)
-        return try result.get()
     }
 
     private func transaction<T>(_ body: (inout Registry, ContinuousClock.Instant, Date) -> (T, [RegistryChange])) -> T {
@@ -140,7 +175,78 @@ public final class RegistryStore: Sendable {
     }
 
     /// Instances held in memory, including expired ones the sweeper has not removed yet.
-    public var storedCount: Int { registry.withLock { $0.storedCount } }
+    public var storedCount: Int { state.withLock { $0.registry.storedCount } }
+
+    /// Watchers connected now.
+    public var watcherCount: Int { state.withLock { $0.watchers.count } }
+
+    /// Where a new watch starts.
+    public enum WatchStart: Sendable {
+        /// No resume point: the full current state in scope at `index`, then live changes.
+        case snapshot([Instance], index: UInt64)
+        /// Resumed inside the log: exactly the changes in scope after the resume point.
+        case resume([RegistryChange])
+        /// The resume point cannot be honoured (too old, in the future, another epoch, malformed):
+        /// the full current state at `index`, then live changes.
+        case reset([Instance], index: UInt64)
+    }
+
+    /// Registers a watcher and returns its starting point, atomically with respect to changes.
+    /// - Parameters:
+    ///   - resumeAfter: `nil` for a fresh watch; `.some(nil)` for a resume point that is unusable
+    ///     (another epoch or malformed); `.some(k)` to resume after index k.
+    public func watch(scope: WatchScope, resumeAfter: UInt64??, queueSize: Int) -> (WatchSubscription, WatchStart) {
+        let now = clock.now, wallNow = clock.wallNow
+        let (subscription, start, expired, overflowed) = state.withLock { s -> (WatchSubscription, WatchStart, [RegistryChange], [WatchSubscription]) in
+            // Due expiries are applied first, like every operation, so the starting point is exact.
+            let expired = s.registry.expire(now: now, wallNow: wallNow)
+            let overflowed = Self.commit(expired, into: &s)
+            let (subscription, start) = Self.subscribe(&s, scope: scope, resumeAfter: resumeAfter, queueSize: queueSize, now: now)
+            return (subscription, start, expired, overflowed)
+        }
+        finish(expired, overflowed: overflowed)
+        return (subscription, start)
+    }
+
+    private static func subscribe(
+        _ s: inout State, scope: WatchScope, resumeAfter: UInt64??, queueSize: Int, now: ContinuousClock.Instant
+    ) -> (WatchSubscription, WatchStart) {
+            s.nextWatchID += 1
+            let subscription = WatchSubscription(id: s.nextWatchID, scope: scope, capacity: queueSize)
+            s.watchers.add(subscription)
+            func snapshot() -> [Instance] {
+                switch scope {
+                case .all: s.registry.allInstances(now: now)
+                case .services(let names): names.sorted().flatMap { s.registry.instances(of: $0, now: now, includeUnhealthy: true) }
+                }
+            }
+            switch resumeAfter {
+            case nil:
+                return (subscription, .snapshot(snapshot(), index: s.registry.index))
+            case .some(nil):
+                return (subscription, .reset(snapshot(), index: s.registry.index))
+            case .some(.some(let k)):
+                guard let changes = s.log.changes(after: k) else {
+                    return (subscription, .reset(snapshot(), index: s.registry.index))
+                }
+                return (subscription, .resume(changes.filter { scope.contains($0.instance.service) }))
+            }
+    }
+
+    /// Removes a watcher.
+    public func unwatch(_ subscription: WatchSubscription) {
+        state.withLock { $0.watchers.remove(subscription) }
+        subscription.close(.cancelled)
+    }
+
+    /// Ends every watch (graceful shutdown): their streams finish cleanly.
+    public func closeAllWatches() {
+        let all = state.withLock { s -> [WatchSubscription] in
+            defer { s.watchers = WatcherSet() }
+            return s.watchers.all
+        }
+        for subscription in all { subscription.close(.shutdown) }
+    }
 
     private func log(_ change: RegistryChange) {
         let metadata: Logger.Metadata = [

@@ -27,7 +27,7 @@ public final class RosterApplication: Sendable {
     ) throws {
         self.settings = settings
         self.logger = logger
-        let store = RegistryStore(clock: clock, logger: logger)
+        let store = RegistryStore(clock: clock, logger: logger, history: settings.watch.history)
         self.store = store
         self.sweeper = LeaseSweeper(store: store, interval: settings.sweepInterval)
         self.healthChecker = HealthChecker(
@@ -38,6 +38,7 @@ public final class RosterApplication: Sendable {
             store: store, defaultTTL: settings.defaultTTL, health: settings.health,
             allowForeignHealthURLs: settings.allowForeignHealthURLs
         ).install(in: &router)
+        WatchRoutes(store: store, settings: settings.watch).install(in: &router)
         self.httpServer = HTTPServer(
             configuration: settings.http, handler: router, logger: logger,
             ownResponseHeaders: [(RosterHeader.epoch, store.epoch)])
@@ -48,7 +49,13 @@ public final class RosterApplication: Sendable {
     public var services: [any Service] { services(onStart: {}) }
 
     func services(onStart: @escaping @Sendable () -> Void) -> [any Service] {
-        [sweeper, healthChecker, HTTPServerService(server: httpServer, shutdownTimeout: settings.shutdownTimeout, onStart: onStart)]
+        let store = self.store
+        return [
+            sweeper, healthChecker,
+            HTTPServerService(
+                server: httpServer, shutdownTimeout: settings.shutdownTimeout, onStart: onStart,
+                onShutdown: { store.closeAllWatches() }),
+        ]
     }
 
     /// Runs every service until a graceful shutdown (one of `signals`) or cancellation.
@@ -72,6 +79,8 @@ public struct HTTPServerService: Service {
     let server: HTTPServer
     let shutdownTimeout: Duration
     var onStart: @Sendable () -> Void = {}
+    /// Called when graceful shutdown begins, before the server drains (ends long-lived streams).
+    var onShutdown: @Sendable () -> Void = {}
 
     public func run() async throws {
         onStart()
@@ -79,6 +88,7 @@ public struct HTTPServerService: Service {
             try await server.run()
         } onGracefulShutdown: {
             server.beginShutdown(timeout: shutdownTimeout)
+            onShutdown()
         }
     }
 }

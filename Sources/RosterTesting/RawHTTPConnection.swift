@@ -126,6 +126,30 @@ public actor RawHTTPConnection {
         return response
     }
 
+    /// Reads only a response head (for a streamed body read with `readChunk`).
+    public func readResponseHead(timeout: Duration = .seconds(5)) async throws -> RawHTTPResponse {
+        try await readResponse(timeout: timeout, toHEAD: true)
+    }
+
+    /// Reads the next chunk of a chunked body; nil for the terminating zero-length chunk.
+    /// - Throws: `TimeoutError`, or `RawHTTPError.endOfStream` if the connection ends mid-body.
+    public func readChunk(timeout: Duration = .seconds(5)) async throws -> [UInt8]? {
+        let deadline = ContinuousClock.now + timeout
+        func remaining() -> Duration { max(.milliseconds(1), deadline - .now) }
+        while true {
+            if let lineEnd = find([0x0D, 0x0A]) {
+                let sizeText = String(decoding: buffer[0..<lineEnd], as: UTF8.self)
+                guard let size = Int(sizeText, radix: 16) else { throw RawHTTPError.malformed(sizeText) }
+                if buffer.count >= lineEnd + 2 + size + 2 {
+                    let data = Array(buffer[(lineEnd + 2)..<(lineEnd + 2 + size)])
+                    buffer.removeFirst(lineEnd + 2 + size + 2)
+                    return size == 0 ? nil : data
+                }
+            }
+            guard try await fill(timeout: remaining()) else { throw RawHTTPError.endOfStream(received: "chunk") }
+        }
+    }
+
     /// Reads the next bytes of a streamed body as they arrive (for chunked streams: raw framing).
     public func readAvailable(timeout: Duration = .seconds(5)) async throws -> [UInt8] {
         if buffer.isEmpty { _ = try await fill(timeout: timeout) }

@@ -54,6 +54,12 @@ struct Serve: AsyncParsableCommand {
     var healthMaxConcurrentProbes: String?
     @Option(name: .customLong("allow-foreign-health-urls"), parsing: .unconditional, help: "true to allow health URLs on other hosts. Default false.")
     var allowForeignHealthURLs: String?
+    @Option(name: .customLong("watch-history"), parsing: .unconditional, help: "Changes kept for resuming watchers. Default 10000.")
+    var watchHistory: String?
+    @Option(name: .customLong("watch-keepalive"), parsing: .unconditional, help: "Silence before a keepalive comment on a watch. Default 15s.")
+    var watchKeepalive: String?
+    @Option(name: .customLong("watch-queue-size"), parsing: .unconditional, help: "Changes queued per watcher before it is dropped. Default 1024.")
+    var watchQueueSize: String?
     @Option(name: .customLong("log-level"), parsing: .unconditional, help: "trace, debug, info, notice, warning, error or critical. Default info.")
     var logLevel: String?
     @Option(name: .customLong("log-format"), parsing: .unconditional, help: "text or json. Default text.")
@@ -72,6 +78,7 @@ struct Serve: AsyncParsableCommand {
             ("health.unhealthy_threshold", healthUnhealthyThreshold), ("health.healthy_threshold", healthHealthyThreshold),
             ("health.max_concurrent_probes", healthMaxConcurrentProbes),
             ("allow_foreign_health_urls", allowForeignHealthURLs),
+            ("watch.history", watchHistory), ("watch.keepalive", watchKeepalive), ("watch.queue_size", watchQueueSize),
             ("log_level", logLevel), ("log_format", logFormat),
         ]
         return Dictionary(uniqueKeysWithValues: pairs.compactMap { key, value in value.map { (key, $0) } })

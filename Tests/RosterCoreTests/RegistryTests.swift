@@ -153,3 +153,24 @@ import Testing
         #expect(table.nextDeadline() == nil)
     }
 }
+
+@Suite struct EventLogTests {
+    func change(_ index: UInt64) -> RegistryChange {
+        let registration = Registration(service: "w", host: "h", port: Int(index), ttl: .seconds(1))
+        return RegistryChange(
+            index: index, kind: .registered,
+            instance: Instance(id: UUID(), registration: registration, registeredAt: Date(), now: .now), at: Date())
+    }
+
+    @Test func `changes after an index inside the buffer are exact; outside it is nil`() {
+        var log = EventLog(capacity: 4)
+        #expect(log.changes(after: 0) == [])
+        for i in 1...6 { log.append(change(UInt64(i))) }
+        #expect(log.oldestIndex == 3)
+        #expect(log.changes(after: 2)?.map(\.index) == [3, 4, 5, 6])
+        #expect(log.changes(after: 4)?.map(\.index) == [5, 6])
+        #expect(log.changes(after: 6) == [])
+        #expect(log.changes(after: 1) == nil)
+        #expect(log.changes(after: 7) == nil)
+    }
+}

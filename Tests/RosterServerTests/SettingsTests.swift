@@ -79,6 +79,9 @@ private func nestedJSON(_ name: String, _ value: String) -> String {
         ("health.healthy_threshold", "--health-healthy-threshold", "ROSTER_HEALTH_HEALTHY_THRESHOLD", "2"),
         ("health.max_concurrent_probes", "--health-max-concurrent-probes", "ROSTER_HEALTH_MAX_CONCURRENT_PROBES", "512"),
         ("allow_foreign_health_urls", "--allow-foreign-health-urls", "ROSTER_ALLOW_FOREIGN_HEALTH_URLS", "false"),
+        ("watch.history", "--watch-history", "ROSTER_WATCH_HISTORY", "10000"),
+        ("watch.keepalive", "--watch-keepalive", "ROSTER_WATCH_KEEPALIVE", "15s"),
+        ("watch.queue_size", "--watch-queue-size", "ROSTER_WATCH_QUEUE_SIZE", "1024"),
         ("log_level", "--log-level", "ROSTER_LOG_LEVEL", "info"),
         ("log_format", "--log-format", "ROSTER_LOG_FORMAT", "text"),
     ]
@@ -140,6 +143,9 @@ private func nestedJSON(_ name: String, _ value: String) -> String {
         ("health.healthy_threshold", "1", "1"),
         ("health.max_concurrent_probes", "64", "64"),
         ("allow_foreign_health_urls", "true", "true"),
+        ("watch.history", "100", "100"),
+        ("watch.keepalive", "30s", "30s"),
+        ("watch.queue_size", "64", "64"),
         ("log_level", "debug", "debug"),
         ("log_format", "json", "json"),
     ]

@@ -507,6 +507,14 @@ extension ServerSettings {
             },
             format: { $0.allowForeignHealthURLs ? "true" : "false" }
         ),
+        .positiveInteger(
+            "watch.history", "Changes kept for watchers that resume; older resume points get a reset.",
+            \.watch.history, isByteSize: false),
+        .duration(
+            "watch.keepalive", "Silence on a watch after which a keepalive comment is sent.", \.watch.keepalive, .positive),
+        .positiveInteger(
+            "watch.queue_size", "Changes queued per watcher; a watcher that falls further behind is dropped.",
+            \.watch.queueSize, isByteSize: false),
         SettingDefinition(
             "log_level",
             "Least severe level logged: trace, debug, info, notice, warning, error or critical.",

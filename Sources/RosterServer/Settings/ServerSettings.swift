@@ -24,8 +24,22 @@ public struct ServerSettings: Sendable, Equatable {
     public var health: HealthSettings = .init()
     /// Allow health check URLs whose host differs from the instance's `host`. Key `allow_foreign_health_urls`.
     public var allowForeignHealthURLs = false
+    /// Event history and per-watcher limits of the SSE watches. Keys `watch.*`.
+    public var watch: WatchSettings = .init()
 
     /// Creates settings holding every default.
+    public init() {}
+}
+
+/// Watch (Server-Sent Events) settings.
+public struct WatchSettings: Sendable, Equatable {
+    /// Changes kept for watchers that resume with `Last-Event-ID`. Key `watch.history`.
+    public var history = 10_000
+    /// Silence after which a `: keepalive` comment is sent. Key `watch.keepalive`.
+    public var keepalive: Duration = .seconds(15)
+    /// Changes queued per watcher before a watcher that does not keep up is dropped. Key `watch.queue_size`.
+    public var queueSize = 1024
+
     public init() {}
 }
 

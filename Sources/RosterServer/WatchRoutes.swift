@@ -1,0 +1,148 @@
+import RosterAPI
+import RosterCore
+import RosterHTTP
+
+/// The watch endpoints: Server-Sent Events (WHATWG HTML, "Server-sent events") of every change.
+///
+/// A stream starts with a `retry:` hint, then either a `snapshot` (no resume point), exactly the
+/// changes after the resume point (`Last-Event-ID` or `?index=`, both `<epoch>-<index>`), or a
+/// `reset` with a full snapshot when the resume point cannot be honoured. Then live changes.
+/// Each event's `id:` is `<epoch>-<index>`. A `: keepalive` comment follows every `watch.keepalive`
+/// of silence. Graceful shutdown ends streams with the terminating chunk.
+struct WatchRoutes: Sendable {
+    let store: RegistryStore
+    let settings: WatchSettings
+    /// Reconnection time suggested to clients (`retry:`).
+    static let retryMilliseconds = 3000
+    /// Most events written in one chunk when a watcher has several queued.
+    static let batch = 64
+
+    func install(in router: inout Router) {
+        router.add("GET", "/services/{name}/watch") { request in
+            watch(request, scope: .services([request.pathParameters["name"]!]))
+        }
+        router.add("GET", "/watch") { request in
+            let names = request.queryItems.filter { $0.name == "service" }.map(\.value)
+            for name in names where !RegistrationRequest.isValidServiceName(name) {
+                return problem(.badRequest("invalid_query", "service must be a valid service name", field: "service"))
+            }
+            return watch(request, scope: names.isEmpty ? .all : .services(Set(names)))
+        }
+    }
+
+    /// Parses a resume point: nil without one, `.some(nil)` if unusable here, `.some(k)` otherwise.
+    func resumePoint(_ request: HTTPRequest) -> UInt64?? {
+        let text = request.headers["last-event-id"] ?? request.queryItems.last { $0.name == "index" }?.value
+        guard let text else { return nil }
+        guard let dash = text.lastIndex(of: "-"), text[..<dash] == store.epoch,
+              let index = UInt64(text[text.index(after: dash)...])
+        else { return .some(nil) }
+        return .some(index)
+    }
+
+    private func watch(_ request: HTTPRequest, scope: WatchScope) -> HTTPResponse {
+        let resume = resumePoint(request)
+        let store = self.store, settings = self.settings
+        var headers: HTTPHeaders = [
+            "Content-Type": "text/event-stream",
+            "Cache-Control": "no-cache",
+            "X-Accel-Buffering": "no",
+        ]
+        headers.add(RosterHeader.epoch, store.epoch)
+        return HTTPResponse(status: .ok, headers: headers, body: .stream { writer in
+            let (subscription, start) = store.watch(scope: scope, resumeAfter: resume, queueSize: settings.queueSize)
+            defer { store.unwatch(subscription) }
+            subscription.setOverflowHandler { writer.abort() }
+            var out: [UInt8] = Array("retry: \(Self.retryMilliseconds)\n\n".utf8)
+            switch start {
+            case .snapshot(let instances, let index):
+                Self.appendSnapshot("snapshot", instances, index: index, epoch: store.epoch, to: &out)
+            case .reset(let instances, let index):
+                Self.appendSnapshot("reset", instances, index: index, epoch: store.epoch, to: &out)
+            case .resume(let changes):
+                for change in changes { Self.append(change, epoch: store.epoch, to: &out) }
+            }
+            try await writer.write(out)
+            while true {
+                switch await subscription.next(timeout: settings.keepalive) {
+                case .change(let change):
+                    out.removeAll(keepingCapacity: true)
+                    Self.append(change, epoch: store.epoch, to: &out)
+                    for more in subscription.takeAvailable(max: Self.batch - 1) { Self.append(more, epoch: store.epoch, to: &out) }
+                    try await writer.write(out)
+                case .idle:
+                    try await writer.write(Array(": keepalive\n\n".utf8))
+                case .closed:
+                    return
+                }
+            }
+        })
+    }
+
+    private func problem(_ problem: APIProblem) -> HTTPResponse {
+        var response = HTTPResponse(
+            status: HTTPStatus(problem.status, problem.title),
+            headers: ["Content-Type": "application/problem+json"],
+            body: .bytes(JSONWriter.bytes(problem.json)))
+        response.headers.add(RosterHeader.epoch, store.epoch)
+        return response
+    }
+
+    // MARK: Framing
+
+    /// `id: <epoch>-<index>`, `event: <type>`, `data: <one-line JSON>`, blank line.
+    static func appendEvent(type: String, id: String, data: JSONValue, to out: inout [UInt8]) {
+        out.append(contentsOf: "id: \(id)\nevent: \(type)\ndata: ".utf8)
+        JSONWriter.write(data, into: &out)
+        out.append(contentsOf: "\n\n".utf8)
+    }
+
+    static func appendSnapshot(_ type: String, _ instances: [Instance], index: UInt64, epoch: String, to out: inout [UInt8]) {
+        let data = JSONValue.object(JSONObject([
+            ("index", .number(JSONNumber(Int(index)))),
+            ("epoch", .string(epoch)),
+            ("instances", .array(instances.map(\.json))),
+        ]))
+        appendEvent(type: type, id: "\(epoch)-\(index)", data: data, to: &out)
+    }
+
+    static func append(_ change: RegistryChange, epoch: String, to out: inout [UInt8]) {
+        appendEvent(type: change.eventType, id: "\(epoch)-\(change.index)", data: change.json, to: &out)
+    }
+}
+
+extension RegistryChange {
+    /// `register`, `deregister` or `health_change`.
+    var eventType: String {
+        switch kind {
+        case .registered: "register"
+        case .deregistered: "deregister"
+        case .healthChanged: "health_change"
+        }
+    }
+
+    /// The data of a change event:
+    /// ```json
+    /// {"index": 7, "type": "deregister", "service": "web", "instance": {…}, "at": "…Z", "reason": "expired"}
+    /// ```
+    /// `deregister` adds `reason` (`deregistered` or `expired`); `health_change` adds `from`, `to`, `reason`.
+    var json: JSONValue {
+        var object = JSONObject()
+        object["index"] = .number(JSONNumber(Int(index)))
+        object["type"] = .string(eventType)
+        object["service"] = .string(instance.service)
+        object["instance"] = instance.json
+        object["at"] = .string(WireTime.rfc3339(at))
+        switch kind {
+        case .registered:
+            break
+        case .deregistered(let reason):
+            object["reason"] = .string(reason.rawValue)
+        case .healthChanged(let from, let to, let reason):
+            object["from"] = .string(from.rawValue)
+            object["to"] = .string(to.rawValue)
+            object["reason"] = .string(reason)
+        }
+        return .object(object)
+    }
+}
