@@ -71,11 +71,11 @@ public struct HealthCheckURL: Sendable, Equatable {
     /// Whether this URL's host is the same as an instance's registered `host`
     /// (case-insensitive; IPv6 literals compared by address).
     public func hostMatches(_ registeredHost: String) -> Bool {
-        if host.contains(":") && registeredHost.contains(":") {
+        if host.contains(":") || registeredHost.contains(":") {
             return IPv6.bytes(host) != nil && IPv6.bytes(host) == IPv6.bytes(registeredHost)
         }
-        return host == registeredHost.lowercased() || host == registeredHost.lowercased() + "."
-            || host + "." == registeredHost.lowercased()
+        func bare(_ name: String) -> String { name.hasSuffix(".") ? String(name.dropLast()) : name }
+        return bare(host) == bare(registeredHost.lowercased())
     }
 
     static func validPercentEncoding(_ text: String) -> Bool {

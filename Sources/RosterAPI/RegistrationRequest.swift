@@ -60,7 +60,7 @@ public struct RegistrationRequest: Sendable, Equatable {
             throw .badRequest("invalid_json", "the request body must be a JSON object, not \(json.typeName)")
         }
         for key in object.keys where !Self.allowedKeys.contains(key) {
-            throw .badRequest("unknown_field", "unknown field \"\(Self.printable(key))\"", field: key)
+            throw .badRequest("unknown_field", "unknown field \"\(Self.printable(key))\"", field: Self.clipped(key))
         }
         name = try Self.required("name", in: object, Self.validateName)
         host = try Self.required("host", in: object, Self.validateHost)
@@ -99,13 +99,24 @@ public struct RegistrationRequest: Sendable, Equatable {
         return bytes.allSatisfy { isAlnum($0) || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "-") }
     }
 
-    /// An IPv4 address, an IPv6 address without brackets, or an RFC 1123 hostname of at most 253 characters.
+    /// An IPv4 address, an IPv6 address without brackets, or an RFC 1123 hostname of at most 253
+    /// characters; returned in canonical form (see `canonicalHost`).
     public static func validateHost(_ value: JSONValue) throws(APIProblem) -> String {
         guard case .string(let host) = value else { throw invalid("host", "host must be a string, not \(value.typeName)") }
         guard isValidHost(host) else {
             throw invalid("host", "host must be an IPv4 address, an IPv6 address without brackets, or a hostname of at most 253 characters")
         }
-        return host
+        return canonicalHost(host)
+    }
+
+    /// The form in which equal hosts are equal strings: IPv6 in RFC 5952 text (lowercase,
+    /// compressed), hostnames lowercased without a trailing dot, IPv4 unchanged.
+    /// - Precondition: `isValidHost(host)`.
+    public static func canonicalHost(_ host: String) -> String {
+        if let bytes = IPv6.bytes(host) { return IPv6.text(bytes) }
+        var lower = host.lowercased()
+        if lower.count > 1 && lower.hasSuffix(".") { lower.removeLast() }
+        return lower
     }
 
     public static func isValidHost(_ host: String) -> Bool {
@@ -164,7 +175,7 @@ public struct RegistrationRequest: Sendable, Equatable {
         }
         var result: [String: String] = [:]
         for (key, item) in object {
-            let field = "metadata.\(key)"
+            let field = clipped("metadata.\(key)")
             guard (1...maxMetadataKeyBytes).contains(key.utf8.count) else {
                 throw invalid(field, "metadata keys must be 1-\(maxMetadataKeyBytes) bytes")
             }
@@ -209,6 +220,17 @@ public struct RegistrationRequest: Sendable, Equatable {
         return String(clipped) + (text.unicodeScalars.count > 64 ? "…" : "")
     }
 
+    /// A field path echoed back, cut to 256 bytes so that hostile keys cannot inflate answers.
+    static func clipped(_ field: String) -> String {
+        guard field.utf8.count > 256 else { return field }
+        var cut = ""
+        for character in field {
+            if cut.utf8.count + String(character).utf8.count > 253 { break }
+            cut.append(character)
+        }
+        return cut + "…"
+    }
+
     static func isDigit(_ b: UInt8) -> Bool { b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9") }
     static func isHexDigit(_ b: UInt8) -> Bool {
         isDigit(b) || (b >= UInt8(ascii: "a") && b <= UInt8(ascii: "f")) || (b >= UInt8(ascii: "A") && b <= UInt8(ascii: "F"))
@@ -228,6 +250,15 @@ enum IPv6 {
         var address = in6_addr()
         guard inet_pton(AF_INET6, host, &address) == 1 else { return nil }
         return withUnsafeBytes(of: &address) { Array($0) }
+    }
+
+    /// RFC 5952 text of 16 address bytes (via `inet_ntop`).
+    static func text(_ bytes: [UInt8]) -> String {
+        var address = in6_addr()
+        withUnsafeMutableBytes(of: &address) { $0.copyBytes(from: bytes) }
+        var buffer = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
+        guard inet_ntop(AF_INET6, &address, &buffer, socklen_t(buffer.count)) != nil else { return "" }
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }
 

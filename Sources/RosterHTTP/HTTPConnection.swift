@@ -149,9 +149,7 @@ struct HTTPConnection {
         let isHead = head.method == "HEAD"
         switch response.body {
         case .empty, .bytes:
-            let bytes = encode(response, version: head.version, keepAlive: keepAlive, omitBody: isHead)
-            _ = context.enter(.writing, deadline: .now + configuration.idleTimeout)
-            guard await write(bytes) else { return .close }
+            guard await send(response, version: head.version, keepAlive: keepAlive, omitBody: isHead) else { return .close }
         case .stream(let produce):
             guard await stream(response, produce: produce, version: head.version, omitBody: isHead) else { return .close }
             return .close
@@ -203,6 +201,30 @@ struct HTTPConnection {
         }
     }
 
+    /// Bodies up to this size go out in the same write as the head.
+    static let singleWriteLimit = 64 * 1024
+
+    /// Writes a response with a known body: in one write when small; otherwise the head, then the
+    /// body in slices, each with a fresh write deadline (a slow but steady reader is not cut off,
+    /// and at most one slice is copied at a time).
+    private func send(_ response: HTTPResponse, version: HTTPVersion, keepAlive: Bool, omitBody: Bool) async -> Bool {
+        guard case .bytes(let body) = response.body, body.count > Self.singleWriteLimit, !omitBody else {
+            _ = context.enter(.writing, deadline: .now + configuration.idleTimeout)
+            return await write(encode(response, version: version, keepAlive: keepAlive, omitBody: omitBody))
+        }
+        let head = encodeHead(response, version: version, keepAlive: keepAlive, contentLength: body.count)
+        _ = context.enter(.writing, deadline: .now + configuration.idleTimeout)
+        guard await write(head) else { return false }
+        var offset = 0
+        while offset < body.count {
+            let end = min(offset + Self.singleWriteLimit, body.count)
+            _ = context.enter(.writing, deadline: .now + configuration.idleTimeout)
+            guard await write(Array(body[offset..<end])) else { return false }
+            offset = end
+        }
+        return true
+    }
+
     private func write(_ bytes: [UInt8]) async -> Bool {
         do {
             try await socket.write(Data(bytes))
@@ -216,15 +238,21 @@ struct HTTPConnection {
     func encode(_ response: HTTPResponse, version: HTTPVersion, keepAlive: Bool, omitBody: Bool) -> [UInt8] {
         var body: [UInt8] = []
         if case .bytes(let b) = response.body { body = b }
+        var out = encodeHead(response, version: version, keepAlive: keepAlive, contentLength: body.count, reserve: omitBody ? 0 : body.count)
+        if !omitBody { out.append(contentsOf: body) }
+        return out
+    }
+
+    /// The status line and header section of a response whose body has `contentLength` bytes.
+    func encodeHead(_ response: HTTPResponse, version: HTTPVersion, keepAlive: Bool, contentLength: Int, reserve: Int = 0) -> [UInt8] {
         var out: [UInt8] = []
-        out.reserveCapacity(160 + body.count)
+        out.reserveCapacity(160 + reserve)
         appendHead(response, to: &out, keepAlive: keepAlive, version: version)
         let code = response.status.code
         if code != 204 && code != 304 && !(100..<200).contains(code) {
-            out.append(contentsOf: "Content-Length: \(body.count)\r\n".utf8)
+            out.append(contentsOf: "Content-Length: \(contentLength)\r\n".utf8)
         }
         out.append(contentsOf: [0x0D, 0x0A])
-        if !omitBody { out.append(contentsOf: body) }
         return out
     }
 

@@ -36,11 +36,22 @@ public struct HTTPRequest: Sendable {
     ) {
         self.method = method
         self.target = target
-        if let q = target.firstIndex(of: "?") {
-            self.path = String(target[..<q])
-            self.query = String(target[target.index(after: q)...])
+        // Absolute-form (`http://host/path`) is accepted and reduced to its path (RFC 9112 §3.2.2).
+        var originForm = Substring(target)
+        for scheme in ["http://", "https://"] where target.count >= scheme.count && target.prefix(scheme.count).lowercased() == scheme {
+            let afterScheme = target.dropFirst(scheme.count)
+            if let slash = afterScheme.firstIndex(where: { $0 == "/" || $0 == "?" }) {
+                originForm = afterScheme[slash...]
+                if originForm.hasPrefix("?") { originForm = "/" + originForm }
+            } else {
+                originForm = "/"
+            }
+        }
+        if let q = originForm.firstIndex(of: "?") {
+            self.path = String(originForm[..<q])
+            self.query = String(originForm[originForm.index(after: q)...])
         } else {
-            self.path = target
+            self.path = String(originForm)
             self.query = nil
         }
         self.version = version

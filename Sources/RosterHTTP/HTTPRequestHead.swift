@@ -124,6 +124,9 @@ public struct HTTPHeadParser: Sendable {
         guard !target.isEmpty, target.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
             throw .badRequest("request target must be visible US-ASCII")
         }
+        guard !target.contains(UInt8(ascii: "#")) else {
+            throw .badRequest("a request target has no fragment (RFC 9112 §3.2)")
+        }
         let httpVersion = try parseVersion(version)
         return (String(decoding: method, as: UTF8.self), String(decoding: target, as: UTF8.self), httpVersion)
     }

@@ -36,6 +36,8 @@ public final class HTTPServer: Sendable {
         var stopped = false
     }
     private let state = Mutex(State())
+    /// Opens when a graceful shutdown begins; a pending accept waits on it too.
+    private let draining = Latch()
 
     /// Header fields added to the responses the server makes itself (400, 408, 413, 503, …).
     let ownResponseHeaders: [(name: String, value: String)]
@@ -133,7 +135,18 @@ public final class HTTPServer: Sendable {
             outer.addTask { await self.runTimer() }
             await withDiscardingTaskGroup { connections in
                 await self.acceptLoop(acceptor, pool: pool, group: &connections)
-                // Leaving this scope waits for every connection to end.
+                // Draining: wait for connections to end; once the drain deadline has passed (and
+                // the timer has cut their sockets), cancel whatever still runs, e.g. a stream
+                // waiting for its next event.
+                while !Task.isCancelled {
+                    let (open, deadline) = self.state.withLock { ($0.connections.count, $0.drainDeadline) }
+                    if open == 0 { break }
+                    if let deadline, ContinuousClock.now > deadline + .milliseconds(500) {
+                        connections.cancelAll()
+                        break
+                    }
+                    try? await Task.sleep(for: .milliseconds(20))
+                }
             }
             outer.cancelAll()
         }
@@ -161,6 +174,7 @@ public final class HTTPServer: Sendable {
             logger.info("http server draining", metadata: ["http.open_connections": "\(open.count)", "shutdown.timeout": "\(timeout)"])
         }
         for context in open { context.drain() }
+        draining.open()
     }
 
     private func acceptLoop(_ acceptor: AsyncSocket, pool: some AsyncSocketPool, group: inout DiscardingTaskGroup) async {
@@ -168,7 +182,7 @@ public final class HTTPServer: Sendable {
         while !Task.isCancelled {
             let socket: AsyncSocket
             do {
-                socket = try await acceptor.accept()
+                socket = try await acceptOrDrain(acceptor)
                 backoff = .milliseconds(10)
             } catch {
                 if state.withLock({ $0.draining }) || Task.isCancelled { return }
@@ -207,6 +221,25 @@ public final class HTTPServer: Sendable {
                 await connection.run()
                 _ = self.state.withLock { $0.connections.removeValue(forKey: context.id) }
             }
+        }
+    }
+
+    struct Draining: Error {}
+
+    /// The next connection, or `Draining` as soon as a graceful shutdown begins. Shutting the
+    /// listener down does not always wake a pending accept, so the accept also races the latch.
+    private func acceptOrDrain(_ acceptor: AsyncSocket) async throws -> AsyncSocket {
+        if draining.isOpen { throw Draining() }
+        let latch = draining
+        return try await withThrowingTaskGroup(of: AsyncSocket?.self) { group in
+            group.addTask { try await acceptor.accept() }
+            group.addTask {
+                await latch.wait()
+                return nil
+            }
+            defer { group.cancelAll() }
+            guard let socket = try await group.next()! else { throw Draining() }
+            return socket
         }
     }
 

@@ -147,9 +147,23 @@ struct RegistryRoutes: Sendable {
     /// The service name and instance id of `/services/{name}/{id}`; nil when the id is not a UUID.
     static func instanceAddress(_ request: HTTPRequest) -> (String, UUID)? {
         guard let name = request.pathParameters["name"], let raw = request.pathParameters["id"],
-              let id = UUID(uuidString: raw)
+              isCanonicalUUID(raw), let id = UUID(uuidString: raw)
         else { return nil }
         return (name, id)
+    }
+
+    /// Exactly 8-4-4-4-12 hex digits (any case), nothing more: Foundation's parser stops at NUL.
+    static func isCanonicalUUID(_ text: String) -> Bool {
+        let bytes = Array(text.utf8)
+        guard bytes.count == 36 else { return false }
+        for (i, byte) in bytes.enumerated() {
+            if i == 8 || i == 13 || i == 18 || i == 23 {
+                guard byte == UInt8(ascii: "-") else { return false }
+            } else {
+                guard (byte >= 0x30 && byte <= 0x39) || (byte | 0x20 >= 0x61 && byte | 0x20 <= 0x66) else { return false }
+            }
+        }
+        return true
     }
 
     /// Maps a registry error to its API problem. The one place where registry errors meet HTTP.

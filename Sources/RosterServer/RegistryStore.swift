@@ -20,6 +20,8 @@ public final class RegistryStore: Sendable {
         var log: EventLog
         var watchers = WatcherSet()
         var nextWatchID = 0
+        /// Set by `closeAllWatches`: later watches start closed.
+        var watchesClosed = false
     }
 
     private let state: Mutex<State>
@@ -213,7 +215,11 @@ public final class RegistryStore: Sendable {
     ) -> (WatchSubscription, WatchStart) {
             s.nextWatchID += 1
             let subscription = WatchSubscription(id: s.nextWatchID, scope: scope, capacity: queueSize)
-            s.watchers.add(subscription)
+            if s.watchesClosed {
+                subscription.close(.shutdown)
+            } else {
+                s.watchers.add(subscription)
+            }
             func snapshot() -> [Instance] {
                 switch scope {
                 case .all: s.registry.allInstances(now: now)
@@ -242,6 +248,7 @@ public final class RegistryStore: Sendable {
     /// Ends every watch (graceful shutdown): their streams finish cleanly.
     public func closeAllWatches() {
         let all = state.withLock { s -> [WatchSubscription] in
+            s.watchesClosed = true
             defer { s.watchers = WatcherSet() }
             return s.watchers.all
         }

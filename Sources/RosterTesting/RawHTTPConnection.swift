@@ -40,10 +40,11 @@ public actor RawHTTPConnection {
 
     /// Connects over TCP to `host:port` (IPv4 or IPv6 literal).
     public init(port: UInt16, host: String = "127.0.0.1") async throws {
+        let pool = try await TestClientPool.shared.pool()
         if host.contains(":") {
-            socket = try await AsyncSocket.connected(to: sockaddr_in6.inet6(ip6: host, port: port))
+            socket = try await AsyncSocket.connected(to: sockaddr_in6.inet6(ip6: host, port: port), pool: pool)
         } else {
-            socket = try await AsyncSocket.connected(to: sockaddr_in.inet(ip4: host, port: port))
+            socket = try await AsyncSocket.connected(to: sockaddr_in.inet(ip4: host, port: port), pool: pool)
         }
     }
 
@@ -51,8 +52,10 @@ public actor RawHTTPConnection {
         try await send(Array(text.utf8))
     }
 
+    /// Writes bytes; fails with `TimeoutError` if the peer does not take them within 10 s.
     public func send(_ bytes: [UInt8]) async throws {
-        try await socket.write(Data(bytes))
+        let socket = self.socket
+        try await withTimeout(.seconds(10), "send") { try await socket.write(Data(bytes)) }
     }
 
     /// Reads more bytes; returns false at end of stream (or reset).
@@ -153,6 +156,7 @@ public actor RawHTTPConnection {
     /// Reads the next bytes of a streamed body as they arrive (for chunked streams: raw framing).
     public func readAvailable(timeout: Duration = .seconds(5)) async throws -> [UInt8] {
         if buffer.isEmpty { _ = try await fill(timeout: timeout) }
+        if buffer.isEmpty && sawEndOfStream { return [] }
         defer { buffer.removeAll() }
         return buffer
     }

@@ -44,6 +44,10 @@ public func withRosterServer<T: Sendable>(
             result = .failure(error)
         }
         await group.triggerGracefulShutdown()
+        let stopped = await eventually(within: .seconds(20)) { application.httpServer.port == nil || !application.httpServer.isAccepting && application.httpServer.openConnections == 0 }
+        if !stopped {
+            throw TimeoutError(description: "the server did not stop: \(application.httpServer.openConnections) connections open, \(application.store.watcherCount) watchers")
+        }
         try await tasks.waitForAll()
         return try result.get()
     }

@@ -1,7 +1,7 @@
 import RosterAPI
 import Testing
 
-@Suite struct HealthCheckURLTests {
+@Suite(.timeLimit(.minutes(2))) struct HealthCheckURLTests {
     @Test(arguments: [
         ("http://10.0.0.5:8080/health", "http://10.0.0.5:8080/health", "10.0.0.5"),
         ("HTTPS://Web-1.Internal/health?deep=1", "https://web-1.internal/health?deep=1", "web-1.internal"),
@@ -32,7 +32,7 @@ import Testing
     }
 }
 
-@Suite struct HealthCheckRequestTests {
+@Suite(.timeLimit(.minutes(2))) struct HealthCheckRequestTests {
     func problem(_ healthCheck: String) -> APIProblem? {
         do {
             _ = try RegistrationRequest(body: Array(#"{"name":"w","host":"10.0.0.5","port":1,"health_check":\#(healthCheck)}"#.utf8))

@@ -20,7 +20,7 @@ private func number(_ literal: String) -> JSONValue {
     .number(JSONNumber(literal: literal)!)
 }
 
-@Suite struct JSONReaderTests {
+@Suite(.timeLimit(.minutes(2))) struct JSONReaderTests {
     // MARK: Valid values
 
     @Test(arguments: [
@@ -457,7 +457,7 @@ private func number(_ literal: String) -> JSONValue {
     }
 }
 
-@Suite struct JSONValueModelTests {
+@Suite(.timeLimit(.minutes(2))) struct JSONValueModelTests {
     @Test func `literals build values with member order kept`() throws {
         let value: JSONValue = ["name": "web", "port": 8080, "tags": ["a", "b"], "on": true, "none": nil, "ratio": 0.5]
         let object = try #require(value.objectValue)

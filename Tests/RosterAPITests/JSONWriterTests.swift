@@ -1,7 +1,7 @@
 import Testing
 import RosterAPI
 
-@Suite struct JSONWriterTests {
+@Suite(.timeLimit(.minutes(2))) struct JSONWriterTests {
     @Test(arguments: [
         ("plain", #""plain""#),
         ("", #""""#),
@@ -85,7 +85,7 @@ import RosterAPI
     }
 }
 
-@Suite struct JSONNumberRenderingTests {
+@Suite(.timeLimit(.minutes(2))) struct JSONNumberRenderingTests {
     @Test(arguments: [
         (30.0, "30"),
         (0.5, "0.5"),

@@ -1,7 +1,7 @@
 import RosterAPI
 import Testing
 
-@Suite struct SSEParserTests {
+@Suite(.timeLimit(.minutes(2))) struct SSEParserTests {
     func parse(_ text: String, splitEvery: Int? = nil) -> (events: [SSEEvent], parser: SSEParser) {
         var parser = SSEParser()
         var events: [SSEEvent] = []

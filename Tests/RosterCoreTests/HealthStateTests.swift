@@ -2,7 +2,7 @@ import Foundation
 import RosterCore
 import Testing
 
-@Suite struct HealthStateTests {
+@Suite(.timeLimit(.minutes(2))) struct HealthStateTests {
     func result(_ passed: Bool) -> ProbeResult {
         ProbeResult(passed: passed, reason: passed ? "ok" : "http_500", httpStatus: passed ? 200 : 500, duration: .milliseconds(3), at: Date())
     }

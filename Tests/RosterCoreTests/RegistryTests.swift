@@ -2,7 +2,7 @@ import Foundation
 import RosterCore
 import Testing
 
-@Suite struct RegistryTests {
+@Suite(.timeLimit(.minutes(2))) struct RegistryTests {
     let t0 = ContinuousClock.now
     let wall = Date(timeIntervalSince1970: 1_790_000_000)
 
@@ -129,7 +129,7 @@ import Testing
     }
 }
 
-@Suite struct LeaseTableTests {
+@Suite(.timeLimit(.minutes(2))) struct LeaseTableTests {
     let t0 = ContinuousClock.now
 
     @Test func `stale entries from renewals are compacted so memory stays bounded`() {
@@ -154,7 +154,7 @@ import Testing
     }
 }
 
-@Suite struct EventLogTests {
+@Suite(.timeLimit(.minutes(2))) struct EventLogTests {
     func change(_ index: UInt64) -> RegistryChange {
         let registration = Registration(service: "w", host: "h", port: Int(index), ttl: .seconds(1))
         return RegistryChange(

@@ -1,7 +1,7 @@
 import RosterHTTP
 import Testing
 
-@Suite struct HTTPHeadParserTests {
+@Suite(.timeLimit(.minutes(2))) struct HTTPHeadParserTests {
     let configuration = HTTPServerConfiguration()
 
     func parse(_ text: String, configuration: HTTPServerConfiguration? = nil) throws(HTTPProblem) -> HTTPRequestHead? {
@@ -155,7 +155,7 @@ import Testing
     }
 }
 
-@Suite struct ChunkedBodyDecoderTests {
+@Suite(.timeLimit(.minutes(2))) struct ChunkedBodyDecoderTests {
     func decode(_ text: String, maxBody: Int = 1024) throws(HTTPProblem) -> ([UInt8], Int)? {
         var decoder = ChunkedBodyDecoder(start: 0, maxBody: maxBody, maxTrailerBytes: 1024)
         if case .complete(let end) = try decoder.decode(Array(text.utf8)) { return (decoder.body, end) }
@@ -217,7 +217,7 @@ import Testing
     }
 }
 
-@Suite struct PercentDecodingTests {
+@Suite(.timeLimit(.minutes(2))) struct PercentDecodingTests {
     @Test(arguments: [
         ("web", "web"), ("a%20b", "a b"), ("%2541", "%41"), ("caf%C3%A9", "café"), ("a%2Fb", "a/b"),
     ])

@@ -15,6 +15,8 @@ final class EchoHandler: HTTPHandler {
         case "/slow":
             try? await Task.sleep(for: .milliseconds(300))
             return HTTPResponse(status: .ok, body: .bytes(Array("slow done".utf8)))
+        case "/big":
+            return HTTPResponse(status: .ok, body: .bytes([UInt8](repeating: 0x62, count: 16 * 1024 * 1024)))
         case "/stream":
             return HTTPResponse(status: .ok, headers: ["Content-Type": "text/plain"], body: .stream { writer in
                 for part in ["one\n", "two\n", "three\n"] {
@@ -48,7 +50,7 @@ func withHTTPServer<T: Sendable>(
     }
 }
 
-@Suite struct HTTPServerTests {
+@Suite(.timeLimit(.minutes(2))) struct HTTPServerTests {
     @Test func `keep-alive serves several requests on one connection with a Date header`() async throws {
         try await withHTTPServer { _, port, handler in
             let client = try await RawHTTPConnection(port: port)
@@ -242,6 +244,40 @@ func withHTTPServer<T: Sendable>(
         }
     }
 
+    @Test func `a slow but steady reader gets a large body whole`() async throws {
+        var configuration = HTTPServerConfiguration()
+        configuration.idleTimeout = .seconds(3)
+        try await withHTTPServer(configuration) { _, port, _ in
+            let client = try await RawHTTPConnection(port: port)
+            try await client.send("GET /big HTTP/1.1\r\nHost: a\r\n\r\n")
+            // Read about 2 MiB, then pause 400 ms, and so on: longer in total than the idle
+            // timeout, but never stalling for it.
+            var received = 0
+            var sincePause = 0
+            while received < 16 * 1024 * 1024 {
+                let bytes = try await client.readAvailable(timeout: .seconds(5))
+                guard !bytes.isEmpty else { break }
+                received += bytes.count
+                sincePause += bytes.count
+                if sincePause >= 2 * 1024 * 1024 {
+                    sincePause = 0
+                    try await Task.sleep(for: .milliseconds(400))
+                }
+            }
+            #expect(received >= 16 * 1024 * 1024)
+        }
+    }
+
+    @Test func `absolute-form targets are served by path and fragments are refused`() async throws {
+        try await withHTTPServer { _, port, _ in
+            let client = try await RawHTTPConnection(port: port)
+            try await client.send("GET http://example.com/abs?q=1 HTTP/1.1\r\nHost: example.com\r\n\r\n")
+            #expect(try await client.readResponse().text == "GET http://example.com/abs?q=1 HTTP/1.1 body=")
+            try await client.send("GET /x#frag HTTP/1.1\r\nHost: a\r\n\r\n")
+            #expect(try await client.readResponse().status == 400)
+        }
+    }
+
     @Test func `an unsupported HTTP version is 505`() async throws {
         try await withHTTPServer { _, port, _ in
             let client = try await RawHTTPConnection(port: port)
@@ -270,11 +306,11 @@ func withHTTPServer<T: Sendable>(
 
     @Test func `an idle keep-alive connection is closed after the idle timeout`() async throws {
         var configuration = HTTPServerConfiguration()
-        configuration.idleTimeout = .milliseconds(200)
+        configuration.idleTimeout = .seconds(1)
         try await withHTTPServer(configuration) { server, port, _ in
             let client = try await RawHTTPConnection(port: port)
             #expect(try await client.request("GET", "/x").status == 200)
-            #expect(await client.waitForClose(timeout: .seconds(3)))
+            #expect(await client.waitForClose(timeout: .seconds(5)))
             #expect(await client.unread.isEmpty)
             #expect(await eventually { server.openConnections == 0 })
         }
@@ -356,7 +392,7 @@ func withHTTPServer<T: Sendable>(
     }
 }
 
-@Suite struct RouterTests {
+@Suite(.timeLimit(.minutes(2))) struct RouterTests {
     func router() -> Router {
         var router = Router()
         router.add("GET", "/services/{name}") { HTTPResponse(status: .ok, body: .bytes(Array("list \($0.pathParameters["name"]!)".utf8))) }

@@ -5,7 +5,7 @@ import RosterTesting
 import Testing
 
 /// `roster` as users run it: a child process, real signals, real sockets.
-@Suite struct ExecutableTests {
+@Suite(.timeLimit(.minutes(2))) struct ExecutableTests {
     @Test func `--version prints the version`() async throws {
         let outcome = try await RosterExecutable.run(["--version"])
         #expect(outcome.status == 0)

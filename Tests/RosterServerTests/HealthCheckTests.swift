@@ -7,7 +7,7 @@ import Testing
 
 /// Active health checks end to end: a manual clock drives the schedule, real HTTP servers on
 /// loopback answer (or misbehave), and the API shows the result.
-@Suite struct HealthCheckTests {
+@Suite(.timeLimit(.minutes(2))) struct HealthCheckTests {
     static let exact = HealthChecker.Scheduling(jitter: 0, randomizeFirstProbe: false)
 
     func register(_ client: RawHTTPConnection, name: String = "web", port: Int = 8080, url: String, extra: String = "") async throws -> String {
@@ -154,7 +154,7 @@ import Testing
                     #expect(try await reason(silent) == "timeout")
                     #expect(try await reason(huge) == "ok")
                     let timeoutMillis = try await client.request("GET", "/services/web/\(silent)/health").json?["last_result"]?["duration_ms"]?.numberValue?.doubleValue ?? 0
-                    #expect(timeoutMillis >= 500 && timeoutMillis < 1000)
+                    #expect(timeoutMillis >= 500 && timeoutMillis < 2000)
                     print("a 500 ms probe timeout ended after \(timeoutMillis) ms")
                 }
             }

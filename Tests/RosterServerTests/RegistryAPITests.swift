@@ -7,7 +7,7 @@ import Testing
 
 private let registrationBody = #"{"name":"web","host":"10.0.0.5","port":8080,"metadata":{"version":"1.4.2"},"ttl":30}"#
 
-@Suite struct RegistryAPITests {
+@Suite(.timeLimit(.minutes(2))) struct RegistryAPITests {
     @Test func `register, conflict, list, count, heartbeat and deregister over HTTP`() async throws {
         try await withRosterServer { app in
             let client = try await RawHTTPConnection(port: app.port)
@@ -98,11 +98,43 @@ private let registrationBody = #"{"name":"web","host":"10.0.0.5","port":8080,"me
         }
     }
 
+    @Test func `an id with trailing bytes after a NUL is not the id`() async throws {
+        try await withRosterServer { app in
+            let client = try await RawHTTPConnection(port: app.port)
+            let id = try #require(try await client.request("POST", "/services", body: registrationBody).json?["id"]?.stringValue)
+            #expect(try await client.request("GET", "/services/web/\(id)%00garbage").status == 404)
+            #expect(try await client.request("PUT", "/services/web/\(id)%00/heartbeat").status == 404)
+            #expect(try await client.request("DELETE", "/services/web/\(id)%00x").status == 404)
+            #expect(try await client.request("GET", "/services/web/\(id)").status == 200)
+        }
+    }
+
+    @Test(arguments: [
+        ("::1", "0:0:0:0:0:0:0:1", "::1"),
+        ("fd00::5", "FD00::5", "fd00::5"),
+        ("api.example", "API.example.", "api.example"),
+        ("::ffff:10.0.0.1", "::ffff:a00:1", "::ffff:10.0.0.1"),
+    ])
+    func `equal hosts written differently are the same address`(first: String, second: String, canonical: String) async throws {
+        try await withRosterServer { app in
+            let client = try await RawHTTPConnection(port: app.port)
+            let created = try await client.request("POST", "/services", body: #"{"name":"w","host":"\#(first)","port":7}"#)
+            #expect(created.json?["host"]?.stringValue == canonical)
+            let again = try await client.request("POST", "/services", body: #"{"name":"w","host":"\#(second)","port":7}"#)
+            #expect(again.status == 409)
+        }
+    }
+
     @Test func `routing errors are problems with the epoch`() async throws {
         try await withRosterServer { app in
             let client = try await RawHTTPConnection(port: app.port)
             let missing = try await client.request("GET", "/nope")
             #expect(missing.status == 404)
+            let framing = try await RawHTTPConnection(port: app.port)
+            try await framing.send("GET / HTTP/1.1\r\n\r\n")
+            let noHost = try await framing.readResponse()
+            #expect(noHost.status == 400)
+            #expect(noHost.header("roster-epoch") == app.store.epoch)
             #expect(missing.json?["code"] == "route_not_found")
             #expect(missing.header("roster-epoch") == app.store.epoch)
             let wrong = try await client.request("PATCH", "/services")
@@ -189,7 +221,7 @@ private let registrationBody = #"{"name":"web","host":"10.0.0.5","port":8080,"me
     }
 }
 
-@Suite struct RegistrationValidationTests {
+@Suite(.timeLimit(.minutes(2))) struct RegistrationValidationTests {
     static let cases: [(body: String, code: String, field: String?)] = [
         (#"{"name":"web","host":"10.0.0.5","port":70000}"#, "invalid_field", "port"),
         (#"{"name":"web","host":"10.0.0.5","port":0}"#, "invalid_field", "port"),
@@ -296,7 +328,7 @@ private let registrationBody = #"{"name":"web","host":"10.0.0.5","port":8080,"me
     }
 }
 
-@Suite struct LeaseExpiryTests {
+@Suite(.timeLimit(.minutes(2))) struct LeaseExpiryTests {
     @Test func `an instance without heartbeats is gone at its deadline and swept with a log line`() async throws {
         let clock = ManualClock()
         let logs = LogCapture()

@@ -59,7 +59,7 @@ private func nestedJSON(_ name: String, _ value: String) -> String {
     name.split(separator: ".").reversed().reduce("\"\(value)\"") { inner, component in "{\"\(component)\": \(inner)}" }
 }
 
-@Suite struct SettingKeyNamingTests {
+@Suite(.timeLimit(.minutes(2))) struct SettingKeyNamingTests {
     /// Every key with its flag, environment variable and documented default, in README order.
     static let table: [(name: String, flag: String, environmentVariable: String, defaultDescription: String)] = [
         ("listen", "--listen", "ROSTER_LISTEN", "127.0.0.1:8700"),
@@ -123,7 +123,7 @@ private func nestedJSON(_ name: String, _ value: String) -> String {
     }
 }
 
-@Suite struct ServerSettingsLoadingTests {
+@Suite(.timeLimit(.minutes(2))) struct ServerSettingsLoadingTests {
     /// For every key, a valid value that differs from the default, and how it is formatted back.
     static let samples: [(name: String, text: String, formatted: String)] = [
         ("listen", "[::]:9000", "[::]:9000"),
@@ -513,7 +513,7 @@ private func nestedJSON(_ name: String, _ value: String) -> String {
     }
 }
 
-@Suite struct SettingValueSyntaxTests {
+@Suite(.timeLimit(.minutes(2))) struct SettingValueSyntaxTests {
     @Test(arguments: [
         ("500ms", Duration.milliseconds(500)),
         ("10s", .seconds(10)),
@@ -621,7 +621,7 @@ private func nestedJSON(_ name: String, _ value: String) -> String {
     }
 }
 
-@Suite struct ListenAddressParsingTests {
+@Suite(.timeLimit(.minutes(2))) struct ListenAddressParsingTests {
     @Test(arguments: [
         ("127.0.0.1:8700", "127.0.0.1", 8700, "127.0.0.1:8700"),
         ("0.0.0.0:8700", "0.0.0.0", 8700, "0.0.0.0:8700"),
@@ -666,7 +666,7 @@ private func nestedJSON(_ name: String, _ value: String) -> String {
     }
 }
 
-@Suite struct SettingsCrossChecksTests {
+@Suite(.timeLimit(.minutes(2))) struct SettingsCrossChecksTests {
     @Test func `a default health timeout not below the default interval stops loading`() {
         #expect(throws: SettingsError(
             key: "health.timeout", source: .flag("--health-timeout"),

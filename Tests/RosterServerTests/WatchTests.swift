@@ -5,7 +5,7 @@ import RosterTesting
 import Testing
 
 /// Watches over real sockets, read by a spec-following SSE parser.
-@Suite struct WatchTests {
+@Suite(.timeLimit(.minutes(2))) struct WatchTests {
     func register(_ client: RawHTTPConnection, _ name: String = "web", port: Int, ttl: Int = 60, metadata: String = "{}") async throws -> String {
         let response = try await client.request("POST", "/services", body: #"{"name":"\#(name)","host":"10.0.0.1","port":\#(port),"ttl":\#(ttl),"metadata":\#(metadata)}"#)
         guard response.status == 201, let id = response.json?["id"]?.stringValue else {
@@ -245,7 +245,7 @@ import Testing
         try await withRosterServer(settings: settings) { app in
             let watcher = try await SSEWatcher(port: app.port, path: "/watch")
             _ = try await watcher.next()
-            await watcher.drain(for: .milliseconds(450))
+            await watcher.drain(for: .seconds(1))
             #expect(await watcher.keepalives >= 2)
         }
     }
