@@ -291,18 +291,18 @@ struct HTTPConnection {
         let idleTimeout = configuration.idleTimeout
         let writer = HTTPBodyWriter(
             write: { bytes in
-                var frame: [UInt8] = []
+                // One copy into the buffer the socket writes from, framing included.
+                var frame = Data(capacity: bytes.count + 12)
                 if chunked {
-                    frame.reserveCapacity(bytes.count + 12)
                     frame.append(contentsOf: String(bytes.count, radix: 16).utf8)
                     frame.append(contentsOf: [0x0D, 0x0A])
                     frame.append(contentsOf: bytes)
                     frame.append(contentsOf: [0x0D, 0x0A])
                 } else {
-                    frame = bytes
+                    frame.append(contentsOf: bytes)
                 }
                 _ = context.enter(.writing, deadline: .now + idleTimeout)
-                try await socket.write(Data(frame))
+                try await socket.write(frame)
                 _ = context.enter(.processing, deadline: nil)
             },
             isDraining: { context.isDraining },

@@ -33,3 +33,48 @@ public struct LeaseSweeper: Service {
         }
     }
 }
+
+/// Wakes watch streams after writers queued changes for them, so a registration's request
+/// path does one wake-up however many watchers follow the service.
+public struct WatchFanOut: Service {
+    let store: RegistryStore
+
+    public init(store: RegistryStore) {
+        self.store = store
+    }
+
+    public func run() async throws {
+        store.setFanOutRunning(true)
+        defer { store.setFanOutRunning(false) }
+        await withGracefulShutdownHandler {
+            while !Task.isCancelled && !Task.isShuttingDownGracefully {
+                await store.fanOut.wait()
+                store.wakeWatchers()
+            }
+        } onGracefulShutdown: {
+            store.fanOut.signal()
+        }
+    }
+}
+
+/// Sends keepalives on silent watches: every `keepalive / 4` it wakes each watch that has been
+/// silent for `keepalive` (one loop for all watchers, instead of a timer per watcher).
+public struct WatchKeepalive: Service {
+    let store: RegistryStore
+    let keepalive: Duration
+
+    public init(store: RegistryStore, keepalive: Duration) {
+        self.store = store
+        self.keepalive = keepalive
+    }
+
+    public func run() async throws {
+        let tick = max(.milliseconds(10), keepalive / 4)
+        try? await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                try await Task.sleep(for: tick)
+                store.pokeSilentWatches(silence: keepalive)
+            }
+        }
+    }
+}

@@ -22,6 +22,8 @@ public final class RegistryStore: Sendable {
         var nextWatchID = 0
         /// Set by `closeAllWatches`: later watches start closed.
         var watchesClosed = false
+        /// Streams with new changes, not yet woken.
+        var pendingWakeups: [CheckedContinuation<Void, Never>] = []
     }
 
     private let state: Mutex<State>
@@ -89,16 +91,40 @@ public final class RegistryStore: Sendable {
     /// - Returns: the watchers whose queue overflowed; they are already removed.
     private static func commit(_ changes: [RegistryChange], into s: inout State) -> [WatchSubscription] {
         var overflowed: [WatchSubscription] = []
+        var waiters: [CheckedContinuation<Void, Never>] = []
         for change in changes {
             s.log.append(change)
-            overflowed += s.watchers.deliver(change)
+            s.watchers.deliver(change, overflowed: &overflowed, waiters: &waiters)
         }
         for subscription in overflowed { s.watchers.remove(subscription) }
+        s.pendingWakeups += waiters
         return overflowed
     }
 
-    /// After unlocking: cut overflowed watchers, log the changes and notify observers.
+    /// Streams to wake, handed over by writers so that waking hundreds of watchers is not on
+    /// the writer's request path: `WatchFanOut` resumes them (or the writer, if none runs).
+    let fanOut = WakeSignal()
+    private let fanOutRunning = Atomic<Bool>(false)
+
+    /// Resumes every waiting stream that has new changes; called in a loop by `WatchFanOut`.
+    func wakeWatchers() {
+        let waiters = state.withLock { s -> [CheckedContinuation<Void, Never>] in
+            defer { s.pendingWakeups.removeAll(keepingCapacity: true) }
+            return s.pendingWakeups
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    func setFanOutRunning(_ running: Bool) {
+        fanOutRunning.store(running, ordering: .releasing)
+        if !running { wakeWatchers() }
+    }
+
+    /// After unlocking: cut overflowed watchers, wake streams, log the changes and notify observers.
     private func finish(_ changes: [RegistryChange], overflowed: [WatchSubscription]) {
+        if !changes.isEmpty {
+            if fanOutRunning.load(ordering: .acquiring) { fanOut.signal() } else { wakeWatchers() }
+        }
         for subscription in overflowed {
             logger.info("watcher dropped: queue full", metadata: ["watch.id": "\(subscription.id)"])
             subscription.onOverflow.withLock { $0 }?()
@@ -237,6 +263,13 @@ public final class RegistryStore: Sendable {
                 }
                 return (subscription, .resume(changes.filter { scope.contains($0.instance.service) }))
             }
+    }
+
+    /// Wakes every watch that has been silent for `silence`, so its stream sends a keepalive.
+    public func pokeSilentWatches(silence: Duration) {
+        let now = ContinuousClock.now
+        let all = state.withLock { $0.watchers.all }
+        for subscription in all { subscription.pokeIfSilent(for: silence, now: now) }
     }
 
     /// Removes a watcher.

@@ -51,7 +51,8 @@ public final class RosterApplication: Sendable {
     func services(onStart: @escaping @Sendable () -> Void) -> [any Service] {
         let store = self.store
         return [
-            sweeper, healthChecker,
+            sweeper, healthChecker, WatchKeepalive(store: store, keepalive: settings.watch.keepalive),
+            WatchFanOut(store: store),
             HTTPServerService(
                 server: httpServer, shutdownTimeout: settings.shutdownTimeout, onStart: onStart,
                 onShutdown: { store.closeAllWatches() }),

@@ -1,6 +1,7 @@
 import RosterAPI
 import RosterCore
 import RosterHTTP
+import Synchronization
 
 /// The watch endpoints: Server-Sent Events (WHATWG HTML, "Server-sent events") of every change.
 ///
@@ -12,6 +13,8 @@ import RosterHTTP
 struct WatchRoutes: Sendable {
     let store: RegistryStore
     let settings: WatchSettings
+    /// Each change is framed once and the bytes shared by every watcher that sends it.
+    let frames = FrameCache()
     /// Reconnection time suggested to clients (`retry:`).
     static let retryMilliseconds = 3000
     /// Most events written in one chunk when a watcher has several queued.
@@ -42,7 +45,7 @@ struct WatchRoutes: Sendable {
 
     private func watch(_ request: HTTPRequest, scope: WatchScope) -> HTTPResponse {
         let resume = resumePoint(request)
-        let store = self.store, settings = self.settings
+        let store = self.store, settings = self.settings, frames = self.frames
         var headers: HTTPHeaders = [
             "Content-Type": "text/event-stream",
             "Cache-Control": "no-cache",
@@ -60,16 +63,21 @@ struct WatchRoutes: Sendable {
             case .reset(let instances, let index):
                 Self.appendSnapshot("reset", instances, index: index, epoch: store.epoch, to: &out)
             case .resume(let changes):
-                for change in changes { Self.append(change, epoch: store.epoch, to: &out) }
+                for change in changes { out.append(contentsOf: frames.frame(for: change, epoch: store.epoch)) }
             }
             try await writer.write(out)
             while true {
-                switch await subscription.next(timeout: settings.keepalive) {
+                switch await subscription.next() {
                 case .change(let change):
-                    out.removeAll(keepingCapacity: true)
-                    Self.append(change, epoch: store.epoch, to: &out)
-                    for more in subscription.takeAvailable(max: Self.batch - 1) { Self.append(more, epoch: store.epoch, to: &out) }
-                    try await writer.write(out)
+                    let more = subscription.takeAvailable(max: Self.batch - 1)
+                    if more.isEmpty {
+                        try await writer.write(frames.frame(for: change, epoch: store.epoch))
+                    } else {
+                        out.removeAll(keepingCapacity: true)
+                        out.append(contentsOf: frames.frame(for: change, epoch: store.epoch))
+                        for next in more { out.append(contentsOf: frames.frame(for: next, epoch: store.epoch)) }
+                        try await writer.write(out)
+                    }
                 case .idle:
                     try await writer.write(Array(": keepalive\n\n".utf8))
                 case .closed:
@@ -108,6 +116,22 @@ struct WatchRoutes: Sendable {
 
     static func append(_ change: RegistryChange, epoch: String, to out: inout [UInt8]) {
         appendEvent(type: change.eventType, id: "\(epoch)-\(change.index)", data: change.json, to: &out)
+    }
+}
+
+/// The SSE frames of recent changes, so a change is encoded once however many watchers send it.
+/// Holds the last 1,024 (a slot per `index % 1024`); older ones are encoded again on demand.
+final class FrameCache: Sendable {
+    private static let slots = 1024
+    private let storage = Mutex<[(index: UInt64, bytes: [UInt8])?]>(Array(repeating: nil, count: FrameCache.slots))
+
+    func frame(for change: RegistryChange, epoch: String) -> [UInt8] {
+        let slot = Int(change.index % UInt64(Self.slots))
+        if let hit = storage.withLock({ $0[slot] }), hit.index == change.index { return hit.bytes }
+        var bytes: [UInt8] = []
+        WatchRoutes.append(change, epoch: epoch, to: &bytes)
+        storage.withLock { $0[slot] = (change.index, bytes) }
+        return bytes
     }
 }
 

@@ -21,7 +21,7 @@ public final class WatchSubscription: Sendable {
     /// What `next(timeout:)` returns.
     public enum Next: Sendable {
         case change(RegistryChange)
-        /// Nothing happened within the timeout.
+        /// The keepalive ticker found the watch silent for `watch.keepalive`.
         case idle
         /// The subscription ended: the queue overflowed, the server is stopping, or it was cancelled.
         case closed(CloseReason)
@@ -37,6 +37,9 @@ public final class WatchSubscription: Sendable {
         var queue = Deque<RegistryChange>()
         var waiter: CheckedContinuation<Void, Never>?
         var closed: CloseReason?
+        var poked = false
+        /// When the stream last took something (a change or a keepalive).
+        var lastActivity: ContinuousClock.Instant = .now
     }
 
     public let id: Int
@@ -57,8 +60,10 @@ public final class WatchSubscription: Sendable {
         onOverflow.withLock { $0 = handler }
     }
 
-    /// Queues a change; never blocks. - Returns: false if this delivery overflowed the queue.
-    func deliver(_ change: RegistryChange) -> Bool {
+    /// Queues a change; never blocks and never wakes the stream itself.
+    /// - Returns: whether it was queued (false: the queue overflowed and the watch is closed),
+    ///   and the stream's waiter, which the caller resumes (off the writer's path).
+    func deliver(_ change: RegistryChange) -> (accepted: Bool, waiter: CheckedContinuation<Void, Never>?) {
         let (waiter, overflowed) = state.withLock { s -> (CheckedContinuation<Void, Never>?, Bool) in
             guard s.closed == nil else { return (nil, false) }
             if s.queue.count >= capacity {
@@ -71,8 +76,7 @@ public final class WatchSubscription: Sendable {
             defer { s.waiter = nil }
             return (s.waiter, false)
         }
-        waiter?.resume()
-        return !overflowed
+        return (!overflowed, waiter)
     }
 
     /// Ends the subscription; a waiting `next` returns `.closed`.
@@ -88,16 +92,25 @@ public final class WatchSubscription: Sendable {
     /// Changes queued and not yet taken.
     public var queuedCount: Int { state.withLock { $0.queue.count } }
 
-    /// The next change, `.idle` after `timeout` without one, or `.closed`.
-    public func next(timeout: Duration) async -> Next {
-        if let ready = take() { return ready }
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask { await self.waitForDelivery() }
-            group.addTask { try? await Task.sleep(for: timeout) }
-            await group.next()
-            group.cancelAll()
+    /// The next change, `.idle` when the keepalive ticker pokes a silent watch, or `.closed`.
+    /// Waiting costs one continuation: no timer per watcher.
+    public func next() async -> Next {
+        while true {
+            if let ready = take() { return ready }
+            await waitForDelivery()
+            if Task.isCancelled { return take() ?? .closed(.cancelled) }
         }
-        return take() ?? .idle
+    }
+
+    /// Wakes the stream with `.idle` if nothing was taken for `silence` (called by the ticker).
+    func pokeIfSilent(for silence: Duration, now: ContinuousClock.Instant) {
+        let waiter = state.withLock { s -> CheckedContinuation<Void, Never>? in
+            guard s.closed == nil, s.queue.isEmpty, now - s.lastActivity >= silence else { return nil }
+            s.poked = true
+            defer { s.waiter = nil }
+            return s.waiter
+        }
+        waiter?.resume()
     }
 
     /// Takes up to `max` changes that are already queued, without waiting.
@@ -111,8 +124,16 @@ public final class WatchSubscription: Sendable {
 
     private func take() -> Next? {
         state.withLock { s in
-            if let change = s.queue.popFirst() { return .change(change) }
+            if let change = s.queue.popFirst() {
+                s.lastActivity = .now
+                return .change(change)
+            }
             if let reason = s.closed { return .closed(reason) }
+            if s.poked {
+                s.poked = false
+                s.lastActivity = .now
+                return .idle
+            }
             return nil
         }
     }
@@ -121,7 +142,7 @@ public final class WatchSubscription: Sendable {
         await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
                 let ready = state.withLock { s -> Bool in
-                    if !s.queue.isEmpty || s.closed != nil || Task.isCancelled { return true }
+                    if !s.queue.isEmpty || s.closed != nil || s.poked || Task.isCancelled { return true }
                     s.waiter = continuation
                     return false
                 }
@@ -166,14 +187,18 @@ struct WatcherSet: Sendable {
         count -= 1
     }
 
-    /// Delivers a change to every subscriber in scope; returns those that overflowed (to be removed).
-    func deliver(_ change: RegistryChange) -> [WatchSubscription] {
-        var overflowed: [WatchSubscription] = []
-        for subscription in everything.values where !subscription.deliver(change) { overflowed.append(subscription) }
-        if let scoped = byService[change.instance.service] {
-            for subscription in scoped.values where !subscription.deliver(change) { overflowed.append(subscription) }
+    /// Delivers a change to every subscriber in scope; returns those that overflowed (to be
+    /// removed) and the waiters to wake.
+    func deliver(_ change: RegistryChange, overflowed: inout [WatchSubscription], waiters: inout [CheckedContinuation<Void, Never>]) {
+        func one(_ subscription: WatchSubscription) {
+            let (accepted, waiter) = subscription.deliver(change)
+            if !accepted { overflowed.append(subscription) }
+            if let waiter { waiters.append(waiter) }
         }
-        return overflowed
+        for subscription in everything.values { one(subscription) }
+        if let scoped = byService[change.instance.service] {
+            for subscription in scoped.values { one(subscription) }
+        }
     }
 
     var all: [WatchSubscription] {
