@@ -182,12 +182,7 @@ struct RegistryRoutes: Sendable {
     }
 
     func problem(_ problem: APIProblem) -> HTTPResponse {
-        var response = HTTPResponse(
-            status: HTTPStatus(problem.status, problem.title),
-            headers: ["Content-Type": "application/problem+json"],
-            body: .bytes(JSONWriter.bytes(problem.json)))
-        response.headers.add(RosterHeader.epoch, store.epoch)
-        return response
+        problem.response(epoch: store.epoch)
     }
 
     func json(_ status: HTTPStatus, _ value: JSONValue, index: UInt64) -> HTTPResponse {
@@ -199,5 +194,17 @@ struct RegistryRoutes: Sendable {
     func decorate(_ response: inout HTTPResponse, index: UInt64) {
         response.headers.add(RosterHeader.index, String(index))
         response.headers.add(RosterHeader.epoch, store.epoch)
+    }
+}
+
+extension APIProblem {
+    /// The problem as an `application/problem+json` response carrying `Roster-Epoch`.
+    func response(epoch: String) -> HTTPResponse {
+        var response = HTTPResponse(
+            status: HTTPStatus(status, title),
+            headers: ["Content-Type": "application/problem+json"],
+            body: .bytes(JSONWriter.bytes(json)))
+        response.headers.add(RosterHeader.epoch, epoch)
+        return response
     }
 }

@@ -88,12 +88,7 @@ struct WatchRoutes: Sendable {
     }
 
     private func problem(_ problem: APIProblem) -> HTTPResponse {
-        var response = HTTPResponse(
-            status: HTTPStatus(problem.status, problem.title),
-            headers: ["Content-Type": "application/problem+json"],
-            body: .bytes(JSONWriter.bytes(problem.json)))
-        response.headers.add(RosterHeader.epoch, store.epoch)
-        return response
+        problem.response(epoch: store.epoch)
     }
 
     // MARK: Framing
