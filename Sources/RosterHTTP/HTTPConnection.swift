@@ -149,8 +149,11 @@ struct HTTPConnection {
         let isHead = head.method == "HEAD"
         switch response.body {
         case .empty, .bytes:
-            guard await send(response, version: head.version, keepAlive: keepAlive, omitBody: isHead) else { return .close }
+            let sent = await send(response, version: head.version, keepAlive: keepAlive, omitBody: isHead)
+            response.afterWrite?()
+            guard sent else { return .close }
         case .stream(let produce):
+            response.afterWrite?()
             guard await stream(response, produce: produce, version: head.version, omitBody: isHead) else { return .close }
             return .close
         }

@@ -16,6 +16,9 @@ public struct HTTPResponse: Sendable {
     public var body: Body
     /// Close the connection after this response.
     public var closesConnection: Bool
+    /// Called once the response has been written (or its write failed), e.g. to start work that
+    /// should not delay the response.
+    public var afterWrite: (@Sendable () -> Void)?
 
     public init(status: HTTPStatus, headers: HTTPHeaders = [:], body: Body = .empty, closesConnection: Bool = false) {
         self.status = status

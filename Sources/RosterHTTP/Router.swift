@@ -21,6 +21,15 @@ public struct Router: HTTPHandler {
     }
 
     private var routes: [Route] = []
+    /// Runs around every matched route's handler (outermost first).
+    private var middleware: [@Sendable (HTTPRequest, Handler) async -> HTTPResponse] = []
+
+    /// Returns a router whose matched routes run through `body`, which calls `next` to continue.
+    public func wrapping(_ body: @escaping @Sendable (HTTPRequest, Handler) async -> HTTPResponse) -> Router {
+        var copy = self
+        copy.middleware.append(body)
+        return copy
+    }
     /// Called on every response the router produces itself (404, 405, 400), e.g. to add headers.
     private let decorate: @Sendable (inout HTTPResponse) -> Void
 
@@ -80,7 +89,12 @@ public struct Router: HTTPHandler {
                 var routed = request
                 routed.pathParameters = parameters
                 routed.routeTemplate = route.template
-                return await route.handler(routed)
+                var handler = route.handler
+                for layer in middleware.reversed() {
+                    let inner = handler
+                    handler = { await layer($0, inner) }
+                }
+                return await handler(routed)
             }
             allowed.append(route.method)
         }

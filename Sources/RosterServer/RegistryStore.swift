@@ -120,11 +120,19 @@ public final class RegistryStore: Sendable {
         if !running { wakeWatchers() }
     }
 
+    /// Starts waking the streams that have new changes (on the fan-out task when it runs).
+    /// Request handlers call it after their response is written, so a registration is answered
+    /// before its change fans out to many watchers; everything else calls it at once.
+    public func flushWatchWakeups() {
+        if fanOutRunning.load(ordering: .acquiring) { fanOut.signal() } else { wakeWatchers() }
+    }
+
+    /// Set while a request handler runs, so that its commit leaves the wake-ups to `afterWrite`.
+    @TaskLocal static var deferWakeups = false
+
     /// After unlocking: cut overflowed watchers, wake streams, log the changes and notify observers.
     private func finish(_ changes: [RegistryChange], overflowed: [WatchSubscription]) {
-        if !changes.isEmpty {
-            if fanOutRunning.load(ordering: .acquiring) { fanOut.signal() } else { wakeWatchers() }
-        }
+        if !changes.isEmpty && !Self.deferWakeups { flushWatchWakeups() }
         for subscription in overflowed {
             logger.info("watcher dropped: queue full", metadata: ["watch.id": "\(subscription.id)"])
             subscription.onOverflow.withLock { $0 }?()

@@ -34,6 +34,16 @@ public final class RosterApplication: Sendable {
             store: store, client: CurlHTTPClient(), maxConcurrentProbes: settings.health.maxConcurrentProbes,
             scheduling: healthScheduling, logger: logger)
         var router = Router { response in response.headers.add(RosterHeader.epoch, store.epoch) }
+        router = router.wrapping { request, next in
+            // Changes made while answering fan out to watchers once the answer is written.
+            var response = await RegistryStore.$deferWakeups.withValue(true) { await next(request) }
+            let previous = response.afterWrite
+            response.afterWrite = {
+                previous?()
+                store.flushWatchWakeups()
+            }
+            return response
+        }
         RegistryRoutes(
             store: store, defaultTTL: settings.defaultTTL, health: settings.health,
             allowForeignHealthURLs: settings.allowForeignHealthURLs
