@@ -101,27 +101,24 @@ struct HTTPConnection {
 
         // 2. The body.
         var body: [UInt8] = []
+        buffer.removeFirst(headEnd)
+        if head.framing != .none {
+            if head.expectsContinue && buffer.isEmpty {
+                guard await write(Array("HTTP/1.1 100 Continue\r\n\r\n".utf8)) else { return .close }
+            }
+            _ = context.enter(.reading, deadline: .now + configuration.headTimeout)
+        }
         do {
             switch head.framing {
             case .none:
-                buffer.removeFirst(headEnd)
+                break
             case .contentLength(let length):
-                buffer.removeFirst(headEnd)
-                if head.expectsContinue && buffer.isEmpty {
-                    guard await write(Array("HTTP/1.1 100 Continue\r\n\r\n".utf8)) else { return .close }
-                }
-                _ = context.enter(.reading, deadline: .now + configuration.headTimeout)
                 while buffer.count < length {
                     if await fill() == .endOfStream { return await endOfStream(partial: true) }
                 }
                 body = Array(buffer[0..<length])
                 buffer.removeFirst(length)
             case .chunked:
-                buffer.removeFirst(headEnd)
-                if head.expectsContinue && buffer.isEmpty {
-                    guard await write(Array("HTTP/1.1 100 Continue\r\n\r\n".utf8)) else { return .close }
-                }
-                _ = context.enter(.reading, deadline: .now + configuration.headTimeout)
                 var decoder = ChunkedBodyDecoder(
                     start: 0, maxBody: configuration.maxBody, maxTrailerBytes: configuration.maxHeaderBytes)
                 while true {

@@ -101,30 +101,15 @@ public final class RegistryStore: Sendable {
         return overflowed
     }
 
-    /// Streams to wake, handed over by writers so that waking hundreds of watchers is not on
-    /// the writer's request path: `WatchFanOut` resumes them (or the writer, if none runs).
-    let fanOut = WakeSignal()
-    private let fanOutRunning = Atomic<Bool>(false)
-
-    /// Resumes every waiting stream that has new changes; called in a loop by `WatchFanOut`.
-    func wakeWatchers() {
+    /// Wakes the streams that have new changes. Request handlers call it after their response
+    /// is written, so a registration is answered before its change fans out to many watchers;
+    /// every other writer's commit calls it at once.
+    public func flushWatchWakeups() {
         let waiters = state.withLock { s -> [CheckedContinuation<Void, Never>] in
             defer { s.pendingWakeups.removeAll(keepingCapacity: true) }
             return s.pendingWakeups
         }
         for waiter in waiters { waiter.resume() }
-    }
-
-    func setFanOutRunning(_ running: Bool) {
-        fanOutRunning.store(running, ordering: .releasing)
-        if !running { wakeWatchers() }
-    }
-
-    /// Starts waking the streams that have new changes (on the fan-out task when it runs).
-    /// Request handlers call it after their response is written, so a registration is answered
-    /// before its change fans out to many watchers; everything else calls it at once.
-    public func flushWatchWakeups() {
-        if fanOutRunning.load(ordering: .acquiring) { fanOut.signal() } else { wakeWatchers() }
     }
 
     /// Set while a request handler runs, so that its commit leaves the wake-ups to `afterWrite`.

@@ -62,7 +62,6 @@ public final class RosterApplication: Sendable {
         let store = self.store
         return [
             sweeper, healthChecker, WatchKeepalive(store: store, keepalive: settings.watch.keepalive),
-            WatchFanOut(store: store),
             HTTPServerService(
                 server: httpServer, shutdownTimeout: settings.shutdownTimeout, onStart: onStart,
                 onShutdown: { store.closeAllWatches() }),

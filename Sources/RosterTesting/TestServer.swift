@@ -44,7 +44,7 @@ public func withRosterServer<T: Sendable>(
             result = .failure(error)
         }
         await group.triggerGracefulShutdown()
-        let stopped = await eventually(within: .seconds(20)) { application.httpServer.port == nil || !application.httpServer.isAccepting && application.httpServer.openConnections == 0 }
+        let stopped = await eventually(within: .seconds(20)) { !application.httpServer.isAccepting && application.httpServer.openConnections == 0 }
         if !stopped {
             throw TimeoutError(description: "the server did not stop: \(application.httpServer.openConnections) connections open, \(application.store.watcherCount) watchers")
         }
