@@ -38,6 +38,11 @@ let package = Package(
         ),
         .target(name: "RosterAPI", swiftSettings: strictSettings),
         .target(
+            name: "RosterSettings",
+            dependencies: ["RosterAPI", .product(name: "Configuration", package: "swift-configuration")],
+            swiftSettings: strictSettings
+        ),
+        .target(
             name: "CCurl",
             linkerSettings: [.linkedLibrary("curl")]
         ),
@@ -57,7 +62,7 @@ let package = Package(
         .target(
             name: "RosterServer",
             dependencies: [
-                "RosterCore", "RosterAPI", "RosterHTTP", "Curl",
+                "RosterCore", "RosterAPI", "RosterHTTP", "Curl", "RosterSettings",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "HeapModule", package: "swift-collections"),
                 .product(name: "DequeModule", package: "swift-collections"),
@@ -70,7 +75,7 @@ let package = Package(
         .executableTarget(
             name: "roster",
             dependencies: [
-                "RosterServer",
+                "RosterServer", "RosterSettings",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -101,7 +106,7 @@ let package = Package(
         ),
         .testTarget(
             name: "RosterServerTests",
-            dependencies: ["RosterServer", "RosterTesting", "RosterCore", "RosterAPI"],
+            dependencies: ["RosterServer", "RosterTesting", "RosterCore", "RosterAPI", "RosterSettings"],
             swiftSettings: strictSettings
         ),
     ]

@@ -6,6 +6,7 @@ import Foundation
 import Logging
 import RosterAPI
 import RosterCore
+import RosterSettings
 import Synchronization
 
 /// The live registry: `RosterCore.Registry` behind a mutex, with time read once per operation.

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Logging
 import RosterServer
+import RosterSettings
 
 #if canImport(Glibc)
 import Glibc

@@ -8,6 +8,7 @@ import RosterHTTP
 import Testing
 
 import RosterServer
+import RosterSettings
 
 /// A directory under the system's temporary directory, removed when the last reference goes away.
 private final class TemporaryDirectory {
