@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "RosterHTTP", targets: ["RosterHTTP"]),
         .library(name: "RosterCore", targets: ["RosterCore"]),
         .library(name: "RosterAPI", targets: ["RosterAPI"]),
+        .library(name: "RosterClient", targets: ["RosterClient"]),
     ],
     dependencies: [
         .package(url: "https://github.com/swhitty/FlyingFox", from: "0.27.1"),
@@ -72,10 +73,19 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        .target(
+            name: "RosterClient",
+            dependencies: [
+                "RosterAPI", "Curl", "RosterSettings",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSettings
+        ),
         .executableTarget(
             name: "roster",
             dependencies: [
-                "RosterServer", "RosterSettings",
+                "RosterServer", "RosterClient", "RosterSettings", "RosterAPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -107,6 +117,11 @@ let package = Package(
         .testTarget(
             name: "RosterServerTests",
             dependencies: ["RosterServer", "RosterTesting", "RosterCore", "RosterAPI", "RosterSettings"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "RosterClientTests",
+            dependencies: ["RosterClient", "RosterServer", "RosterTesting", "RosterAPI", "RosterSettings", "Curl"],
             swiftSettings: strictSettings
         ),
     ]

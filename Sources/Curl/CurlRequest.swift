@@ -14,11 +14,17 @@ public struct CurlRequest: Sendable {
     public var userAgent: String?
     /// Read at most this many body bytes; the transfer then ends successfully with `truncated` set.
     public var maxBodyBytes: Int?
+    /// For long-lived streams: when set, `timeout` limits only connecting, and the transfer fails with
+    /// `.timeout` once no byte has arrived for this long (whole seconds, at least 1; libcurl's
+    /// `CURLOPT_LOW_SPEED_TIME` with a limit of 1 byte/s).
+    public var idleTimeout: Duration?
     /// Redirects are never followed: a 3xx is returned as it is.
     public init(
         method: String = "GET", url: String, headers: [(name: String, value: String)] = [], body: [UInt8]? = nil,
-        timeout: Duration = .seconds(30), userAgent: String? = nil, maxBodyBytes: Int? = nil
+        timeout: Duration = .seconds(30), userAgent: String? = nil, maxBodyBytes: Int? = nil,
+        idleTimeout: Duration? = nil
     ) {
+        self.idleTimeout = idleTimeout
         self.method = method
         self.url = url
         self.headers = headers

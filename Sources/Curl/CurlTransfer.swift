@@ -56,9 +56,18 @@ final class CurlTransfer: @unchecked Sendable {
         set(CURLOPT_FOLLOWLOCATION, 0)
         set(CURLOPT_NOPROXY, "*")
         set(CURLOPT_TCP_NODELAY, 1)
-        let millis = max(1, Int(request.timeout.components.seconds * 1000 + request.timeout.components.attoseconds / 1_000_000_000_000_000))
-        set(CURLOPT_TIMEOUT_MS, millis)
-        set(CURLOPT_CONNECTTIMEOUT_MS, millis)
+        func millis(_ duration: Duration) -> Int {
+            max(1, Int(duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000))
+        }
+        if let idle = request.idleTimeout {
+            // A stream: no limit on the whole transfer, but it fails once no byte arrived for `idle`.
+            set(CURLOPT_CONNECTTIMEOUT_MS, millis(request.timeout))
+            set(CURLOPT_LOW_SPEED_LIMIT, 1)
+            set(CURLOPT_LOW_SPEED_TIME, max(1, Int(idle.components.seconds)))
+        } else {
+            set(CURLOPT_TIMEOUT_MS, millis(request.timeout))
+            set(CURLOPT_CONNECTTIMEOUT_MS, millis(request.timeout))
+        }
         if let userAgent = request.userAgent { set(CURLOPT_USERAGENT, userAgent) }
         ok = ok && roster_curl_easy_setopt_pointer(easy, CURLOPT_PRIVATE, context) == CURLE_OK
         ok = ok && roster_curl_easy_setopt_pointer(easy, CURLOPT_WRITEDATA, context) == CURLE_OK

@@ -19,6 +19,8 @@ public enum SettingSource: Sendable, Equatable, CustomStringConvertible {
     case file(String)
     /// No source set the key, so its documented default applies.
     case defaultValue
+    /// The program set the value itself (a client given addresses in code).
+    case explicit
 
     /// `flag --listen`, `environment variable ROSTER_LISTEN`, `config file /etc/roster.yaml` or `default`.
     public var description: String {
@@ -27,6 +29,7 @@ public enum SettingSource: Sendable, Equatable, CustomStringConvertible {
         case .environment(let name): "environment variable \(name)"
         case .file(let path): "config file \(path)"
         case .defaultValue: "default"
+        case .explicit: "set in code"
         }
     }
 }

@@ -83,3 +83,15 @@ public final class ManualClock: RosterClock {
         }
     }
 }
+
+extension ManualClock: Clock {
+    public typealias Instant = ContinuousClock.Instant
+
+    public var minimumResolution: Duration { .zero }
+
+    /// `Clock` conformance, so code that sleeps on an injected `any Clock<Duration>` (the client's
+    /// heartbeats and backoff) can be driven by hand; `tolerance` is ignored.
+    public func sleep(until deadline: ContinuousClock.Instant, tolerance: Duration?) async throws {
+        try await sleep(until: deadline)
+    }
+}

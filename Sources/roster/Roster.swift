@@ -7,7 +7,10 @@ struct Roster: AsyncParsableCommand {
         commandName: "roster",
         abstract: "A service registry: TTL leases, health checks and watches over HTTP/JSON.",
         version: RosterVersion.current,
-        subcommands: [Serve.self],
+        subcommands: [
+            Serve.self, Register.self, Deregister.self, Heartbeat.self, Services.self, Instances.self, Health.self,
+            Watch.self, Config.self,
+        ],
         defaultSubcommand: nil
     )
 }
