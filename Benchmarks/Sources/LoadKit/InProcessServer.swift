@@ -1,0 +1,74 @@
+import Logging
+import RosterHTTP
+import RosterServer
+import ServiceLifecycle
+import Synchronization
+
+/// A registry running in this process on a loopback ephemeral port, through the same composition root as
+/// `roster serve`.
+public final class InProcessRegistry: Sendable {
+    public let application: RosterApplication
+    private let group: ServiceGroup
+    private let task: Mutex<Task<Void, Never>?> = Mutex(nil)
+
+    public var port: UInt16 { application.port }
+
+    /// Starts a registry with `http.max_connections` of `maxConnections` (above the watcher counts tested).
+    public init(maxConnections: Int = 20_000, healthInterval: Duration = .seconds(10)) throws {
+        var settings = ServerSettings()
+        settings.listen = ListenAddress(host: "127.0.0.1", port: 0)
+        settings.http.maxConnections = maxConnections
+        settings.health.interval = healthInterval
+        settings.health.maxConcurrentProbes = 1_000
+        settings.logLevel = .critical
+        let logger = Logger(label: "bench") { _ in SwiftLogNoOpLogHandler() }
+        application = try RosterApplication(settings: settings, logger: logger)
+        group = ServiceGroup(services: application.services, logger: logger)
+        let group = self.group
+        task.withLock { $0 = Task { try? await group.run() } }
+    }
+
+    /// Shuts down gracefully and waits for the services to stop.
+    public func stop() async {
+        await group.triggerGracefulShutdown()
+        let running = task.withLock { $0 }
+        await running?.value
+    }
+}
+
+/// A health check target: answers `GET /health` with 200 and counts requests.
+public final class HealthTarget: Sendable {
+    public let server: HTTPServer
+    public let port: UInt16
+    private let counter: Counter
+    private let task: Mutex<Task<Void, Never>?> = Mutex(nil)
+
+    final class Counter: Sendable {
+        let value = Atomic<Int>(0)
+    }
+
+    public init() throws {
+        let counter = Counter()
+        self.counter = counter
+        var router = Router()
+        router.add("GET", "/health") { _ in
+            counter.value.add(1, ordering: .relaxed)
+            return HTTPResponse(status: .ok, body: .bytes(Array("ok".utf8)))
+        }
+        var configuration = HTTPServerConfiguration()
+        configuration.maxConnections = 20_000
+        server = HTTPServer(configuration: configuration, handler: router, logger: Logger(label: "target") { _ in SwiftLogNoOpLogHandler() })
+        port = try server.bind(host: "127.0.0.1", port: 0)
+        let server = self.server
+        task.withLock { $0 = Task { try? await server.run() } }
+    }
+
+    /// Requests answered so far.
+    public var requests: Int { counter.value.load(ordering: .relaxed) }
+
+    public func stop() async {
+        server.beginShutdown(timeout: .seconds(1))
+        let running = task.withLock { $0 }
+        await running?.value
+    }
+}
