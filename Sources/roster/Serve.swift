@@ -116,6 +116,8 @@ struct Serve: AsyncParsableCommand {
         }
         let listen = settings.listen
         let startMetadata = metadata
+        let escalation = SecondSignalExit(logger: logger)
+        await escalation.install()
         try await application.run {
             logger.notice("roster listening", metadata: startMetadata)
             if !["127.0.0.1", "::1", "localhost"].contains(listen.host) {
