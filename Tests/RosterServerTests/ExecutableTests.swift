@@ -214,4 +214,20 @@ import Testing
         #expect(process.stderr.contains("second signal, exiting now"))
         await stalled.close()
     }
+
+    @Test func `roster ready exits 0 for a ready registry and 1 otherwise`() async throws {
+        try await withRosterServer { app in
+            #expect(await eventually { app.readiness.isReady })
+            let ready = try await RosterExecutable.run(["ready", "--url", "http://127.0.0.1:\(app.port)"])
+            #expect(ready.status == 0, "stderr: \(ready.stderr)")
+            #expect(ready.stderr.isEmpty)
+        }
+        // Nothing listens on a port just freed by a stopped server.
+        let app = try RosterApplication(settings: .testing, logger: .silent)
+        let port = app.port
+        try await withRosterServer(app) { _ in }
+        let refused = try await RosterExecutable.run(["ready", "--url", "http://127.0.0.1:\(port)"])
+        #expect(refused.status == 1)
+        #expect(refused.stderr.contains("connection_refused"), "stderr: \(refused.stderr)")
+    }
 }
