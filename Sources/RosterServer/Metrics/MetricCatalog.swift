@@ -83,7 +83,7 @@ public enum MetricCatalog {
         "roster_http_open_connections", .gauge, "HTTP connections open now, watch streams included.")
     public static let httpRejectedRequests = MetricDefinition(
         "roster_http_rejected_requests_total", .counter,
-        "Requests and connections the HTTP server refused before routing, by reason (bad_request, request_timeout, payload_too_large, too_many_connections, ...).",
+        "Requests and connections the HTTP server refused before routing, by reason (bad_request, request_timeout, body_too_large, too_many_connections, ...).",
         labels: ["reason"])
 
     /// Every metric, in the README's order.
