@@ -156,6 +156,21 @@ public struct Registry: Sendable {
         }.sorted { $0.0 < $1.0 }
     }
 
+    /// Live instances counted by service and health status (only non-zero counts), unsorted.
+    /// - Complexity: O(all instances).
+    public func statusCounts(now: ContinuousClock.Instant) -> [(service: String, status: HealthStatus, count: Int)] {
+        var result: [(service: String, status: HealthStatus, count: Int)] = []
+        for (name, ids) in services {
+            var counts: [HealthStatus: Int] = [:]
+            for id in ids {
+                guard let instance = instances[id], instance.isLive(at: now) else { continue }
+                counts[instance.health.status, default: 0] += 1
+            }
+            for (status, count) in counts { result.append((name, status, count)) }
+        }
+        return result
+    }
+
     private mutating func remove(_ instance: Instance, reason: DeregistrationReason, wallNow: Date) -> RegistryChange {
         instances[instance.id] = nil
         services[instance.service]?.remove(instance.id)

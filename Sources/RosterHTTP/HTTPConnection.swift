@@ -16,6 +16,7 @@ struct HTTPConnection {
     let dates: HTTPDateCache
     let logger: Logger
     let ownResponseHeaders: [(name: String, value: String)]
+    let onReject: @Sendable (_ code: String) -> Void
     private var buffer: [UInt8] = []
 
     /// Bounds of the discard phase of a lingering close.
@@ -25,9 +26,11 @@ struct HTTPConnection {
     init(
         socket: AsyncSocket, context: ConnectionContext, handler: any HTTPHandler,
         configuration: HTTPServerConfiguration, dates: HTTPDateCache, logger: Logger,
-        ownResponseHeaders: [(name: String, value: String)] = []
+        ownResponseHeaders: [(name: String, value: String)] = [],
+        onReject: @escaping @Sendable (_ code: String) -> Void = { _ in }
     ) {
         self.ownResponseHeaders = ownResponseHeaders
+        self.onReject = onReject
         self.socket = socket
         self.context = context
         self.handler = handler
@@ -162,6 +165,7 @@ struct HTTPConnection {
         if context.expiredPhase == .reading {
             let problem = HTTPProblem(.requestTimeout, code: "request_timeout", "request not received within the head timeout")
             logger.debug("request timed out", metadata: ["connection.id": "\(context.id)"])
+            onReject(problem.code)
             _ = context.enter(.writing, deadline: .now + configuration.idleTimeout)
             if await write(encode(own(problem.response), version: .http1_1, keepAlive: false, omitBody: false)) {
                 return .lingeringClose
@@ -174,6 +178,7 @@ struct HTTPConnection {
     private mutating func reject(_ error: any Error) async -> Next {
         let problem = (error as? HTTPProblem) ?? .badRequest("malformed request")
         logger.debug("request rejected", metadata: ["http.status": "\(problem.status.code)", "error.code": "\(problem.code)"])
+        onReject(problem.code)
         _ = context.enter(.writing, deadline: .now + configuration.idleTimeout)
         guard await write(encode(own(problem.response), version: .http1_1, keepAlive: !problem.closesConnection, omitBody: false)) else {
             return .close

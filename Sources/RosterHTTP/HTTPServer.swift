@@ -31,6 +31,7 @@ public final class HTTPServer: Sendable {
         var connections: [Int: ConnectionContext] = [:]
         var nextConnectionID = 0
         var rejectedConnections = 0
+        var running = false
         var draining = false
         var drainDeadline: ContinuousClock.Instant?
         var stopped = false
@@ -41,15 +42,20 @@ public final class HTTPServer: Sendable {
 
     /// Header fields added to the responses the server makes itself (400, 408, 413, 503, …).
     let ownResponseHeaders: [(name: String, value: String)]
+    /// Called with the problem `code` of every request the server refuses itself, before any
+    /// handler sees it (`bad_request`, `request_timeout`, `too_many_connections`, …).
+    let onReject: @Sendable (_ code: String) -> Void
 
     public init(
         configuration: HTTPServerConfiguration, handler: any HTTPHandler, logger: Logger,
-        ownResponseHeaders: [(name: String, value: String)] = []
+        ownResponseHeaders: [(name: String, value: String)] = [],
+        onReject: @escaping @Sendable (_ code: String) -> Void = { _ in }
     ) {
         self.configuration = configuration
         self.handler = handler
         self.logger = logger
         self.ownResponseHeaders = ownResponseHeaders
+        self.onReject = onReject
     }
 
     /// Errors of binding the listener.
@@ -115,8 +121,11 @@ public final class HTTPServer: Sendable {
     /// Connections refused with 503 because `http.max_connections` were open.
     public var rejectedConnections: Int { state.withLock { $0.rejectedConnections } }
 
-    /// Whether the listener is accepting (bound, running and not draining).
-    public var isAccepting: Bool { state.withLock { $0.listener != nil && !$0.draining && !$0.stopped } }
+    /// Whether the listener is accepting (bound, `run()` started its accept loop, not draining).
+    public var isAccepting: Bool { state.withLock { $0.listener != nil && $0.running && !$0.draining && !$0.stopped } }
+
+    /// Whether a graceful shutdown has begun.
+    public var isDraining: Bool { state.withLock { $0.draining } }
 
     /// Accepts and serves connections until a graceful shutdown has finished or the task is cancelled.
     public func run() async throws {
@@ -126,6 +135,7 @@ public final class HTTPServer: Sendable {
         let pool: SocketPool<ePoll> = .ePoll(maxEvents: 256)
         try await pool.prepare()
         let acceptor = try AsyncSocket(socket: listener, pool: pool)
+        state.withLock { $0.running = true }
         logger.debug("http server accepting", metadata: ["http.port": "\(port ?? 0)"])
 
         await withDiscardingTaskGroup { outer in
@@ -217,7 +227,7 @@ public final class HTTPServer: Sendable {
                 var connection = HTTPConnection(
                     socket: socket, context: context, handler: self.handler,
                     configuration: self.configuration, dates: self.dates, logger: self.logger,
-                    ownResponseHeaders: self.ownResponseHeaders)
+                    ownResponseHeaders: self.ownResponseHeaders, onReject: self.onReject)
                 await connection.run()
                 _ = self.state.withLock { $0.connections.removeValue(forKey: context.id) }
             }
@@ -245,6 +255,7 @@ public final class HTTPServer: Sendable {
 
     /// Answers a connection over `http.max_connections` with 503 and closes it.
     private func refuse(_ socket: AsyncSocket) async {
+        onReject("too_many_connections")
         let context = ConnectionContext(id: -1, fd: socket.socket.file.rawValue)
         let problem = HTTPProblem(
             .serviceUnavailable, code: "too_many_connections",

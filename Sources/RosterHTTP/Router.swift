@@ -30,6 +30,21 @@ public struct Router: HTTPHandler {
         copy.middleware.append(body)
         return copy
     }
+    /// Told about every request the router answered, matched or not (outermost first).
+    private var observers: [@Sendable (HTTPRequest, HTTPResponse, Duration) -> Void] = []
+
+    /// Returns a router that calls `observer` after answering each request, including its own
+    /// 404, 405 and 400 answers, e.g. for metrics and access logs.
+    ///
+    /// The request has `routeTemplate` set when a route matched the path (for a 405, the template
+    /// of the path whatever the method). The duration runs from routing
+    /// to the handler's return, so for a streamed body it is the time to the response head.
+    public func observing(_ observer: @escaping @Sendable (_ request: HTTPRequest, _ response: HTTPResponse, _ duration: Duration) -> Void) -> Router {
+        var copy = self
+        copy.observers.append(observer)
+        return copy
+    }
+
     /// Called on every response the router produces itself (404, 405, 400), e.g. to add headers.
     private let decorate: @Sendable (inout HTTPResponse) -> Void
 
@@ -58,12 +73,23 @@ public struct Router: HTTPHandler {
     }
 
     public func respond(to request: HTTPRequest) async -> HTTPResponse {
+        guard !observers.isEmpty else { return await route(request).response }
+        let start = ContinuousClock.now
+        let (routed, response) = await route(request)
+        let duration = ContinuousClock.now - start
+        for observer in observers { observer(routed, response, duration) }
+        return response
+    }
+
+    /// Answers a request; returns it with `pathParameters` and `routeTemplate` set if a route matched.
+    private func route(_ request: HTTPRequest) async -> (request: HTTPRequest, response: HTTPResponse) {
         guard request.path.hasPrefix("/") else {
-            return problem(HTTPProblem(.badRequest, code: "invalid_path", "the request target must be a path starting with /", closesConnection: false))
+            return (request, problem(HTTPProblem(.badRequest, code: "invalid_path", "the request target must be a path starting with /", closesConnection: false)))
         }
         let raw = request.path.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
         var allowed: [String] = []
         var ownerTemplate: [Segment]?
+        var ownerTemplateText: String?
         let method = request.method == "HEAD" ? "GET" : request.method
         for route in routes where route.segments.count == raw.count {
             var parameters: [String: String] = [:]
@@ -74,8 +100,8 @@ public struct Router: HTTPHandler {
                     if literal != part { matched = false }
                 case .parameter(let name):
                     guard let decoded = PercentDecoding.decode(part) else {
-                        return problem(HTTPProblem(
-                            .badRequest, code: "invalid_path", "malformed percent-encoding in the path", closesConnection: false))
+                        return (request, problem(HTTPProblem(
+                            .badRequest, code: "invalid_path", "malformed percent-encoding in the path", closesConnection: false)))
                     }
                     parameters[name] = decoded
                 }
@@ -85,6 +111,7 @@ public struct Router: HTTPHandler {
             // A more specific template already matched with another method: it owns this path.
             if let owner = ownerTemplate, owner != route.segments { continue }
             ownerTemplate = route.segments
+            ownerTemplateText = route.template
             if route.method == method {
                 var routed = request
                 routed.pathParameters = parameters
@@ -94,19 +121,22 @@ public struct Router: HTTPHandler {
                     let inner = handler
                     handler = { await layer($0, inner) }
                 }
-                return await handler(routed)
+                return (routed, await handler(routed))
             }
             allowed.append(route.method)
         }
         if allowed.isEmpty {
-            return problem(HTTPProblem(.notFound, code: "route_not_found", "no route for \(request.path)", closesConnection: false))
+            return (request, problem(HTTPProblem(.notFound, code: "route_not_found", "no route for \(request.path)", closesConnection: false)))
         }
         if allowed.contains("GET") { allowed.append("HEAD") }
         var response = problem(HTTPProblem(
             .methodNotAllowed, code: "method_not_allowed",
             "\(request.method) is not allowed here; allowed: \(allowed.joined(separator: ", "))", closesConnection: false))
         response.headers.add("Allow", allowed.joined(separator: ", "))
-        return response
+        // The path is known, so a 405 is reported under its template.
+        var routed = request
+        routed.routeTemplate = ownerTemplateText
+        return (routed, response)
     }
 
     private func problem(_ problem: HTTPProblem) -> HTTPResponse {

@@ -63,8 +63,13 @@ public final class HealthChecker: Service, Sendable {
     let maxConcurrentProbes: Int
     let scheduling: Scheduling
     let logger: Logger
+    let metrics: HealthMetrics
 
-    public init(store: RegistryStore, client: CurlHTTPClient, maxConcurrentProbes: Int, scheduling: Scheduling = .init(), logger: Logger) {
+    public init(
+        store: RegistryStore, client: CurlHTTPClient, maxConcurrentProbes: Int, scheduling: Scheduling = .init(),
+        logger: Logger, metrics: HealthMetrics = .none
+    ) {
+        self.metrics = metrics
         self.store = store
         self.client = client
         self.maxConcurrentProbes = maxConcurrentProbes
@@ -195,6 +200,7 @@ public final class HealthChecker: Service, Sendable {
             return first
         }
         if let result {
+            metrics.record(result)
             store.recordProbe(result, for: id, service: entry.service)
             logger.debug("probe finished", metadata: [
                 "instance.id": "\(id.uuidString.lowercased())", "probe.reason": "\(result.reason)",

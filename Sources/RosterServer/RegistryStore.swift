@@ -32,12 +32,19 @@ public final class RegistryStore: Sendable {
     let logger: Logger
     /// Identifies this run of the registry (`Roster-Epoch`); indexes restart with the process.
     public let epoch: String
+    let metrics: RegistryMetrics
 
-    /// - Parameter history: how many changes the event log keeps for resuming watchers (`watch.history`).
-    public init(clock: any RosterClock, logger: Logger, epoch: String = RegistryStore.makeEpoch(), history: Int = 10_000) {
+    /// - Parameters:
+    ///   - history: how many changes the event log keeps for resuming watchers (`watch.history`).
+    ///   - metrics: what registrations, heartbeats, expiries and dropped watchers move.
+    public init(
+        clock: any RosterClock, logger: Logger, epoch: String = RegistryStore.makeEpoch(), history: Int = 10_000,
+        metrics: RegistryMetrics = .none
+    ) {
         self.clock = clock
         self.logger = logger
         self.epoch = epoch
+        self.metrics = metrics
         self.state = Mutex(State(log: EventLog(capacity: history)))
     }
 
@@ -52,6 +59,7 @@ public final class RegistryStore: Sendable {
     private func publish(_ changes: [RegistryChange]) {
         guard !changes.isEmpty else { return }
         for change in changes { log(change) }
+        metrics.record(changes)
         for observer in observers.withLock({ $0 }) { observer(changes) }
     }
 
@@ -121,6 +129,7 @@ public final class RegistryStore: Sendable {
         if !changes.isEmpty && !Self.deferWakeups { flushWatchWakeups() }
         for subscription in overflowed {
             logger.info("watcher dropped: queue full", metadata: ["watch.id": "\(subscription.id)"])
+            metrics.droppedWatchers.increment()
             subscription.onOverflow.withLock { $0 }?()
         }
         publish(changes)
@@ -152,9 +161,11 @@ public final class RegistryStore: Sendable {
     /// Renews a lease. - Returns: the renewed instance and the current index.
     /// - Throws: `RegistryError.instanceNotFound`.
     public func renew(_ id: UUID, service: String) throws(RegistryError) -> (Instance, UInt64) {
-        try transaction { r, now, _ throws(RegistryError) in
+        let renewed = try transaction { r, now, _ throws(RegistryError) in
             ((try r.renew(id, service: service, now: now), r.index), [])
         }
+        metrics.heartbeat(service: service)
+        return renewed
     }
 
     /// Deregisters a live instance. - Returns: the index of the change.
@@ -194,6 +205,16 @@ public final class RegistryStore: Sendable {
     /// Every service with live instances, its live and serving counts, with the current index.
     public func serviceCounts() -> ([(service: String, instances: Int, healthy: Int)], UInt64) {
         transaction { r, now, _ in ((r.serviceCounts(now: now), r.index), []) }
+    }
+
+    /// Live instances by service and health status (non-zero counts only), for metrics.
+    public func statusCounts() -> [(service: String, status: HealthStatus, count: Int)] {
+        transaction { r, now, _ in (r.statusCounts(now: now), []) }
+    }
+
+    /// Sets the gauges that are read at scrape time: instances by service and status, watchers.
+    public func refreshMetrics() {
+        metrics.refresh(instances: statusCounts(), watchers: watcherCount)
     }
 
     /// Instances held in memory, including expired ones the sweeper has not removed yet.

@@ -1,8 +1,10 @@
 import Logging
+import Prometheus
 import RosterAPI
 import Curl
 import RosterHTTP
 import ServiceLifecycle
+import Synchronization
 import UnixSignals
 
 /// The composition root: builds the store, the sweeper and the HTTP server from settings.
@@ -16,6 +18,10 @@ public final class RosterApplication: Sendable {
     public let sweeper: LeaseSweeper
     public let healthChecker: HealthChecker
     public let httpServer: HTTPServer
+    /// What `/readyz` reports.
+    public let readiness: Readiness
+    /// The metrics `/metrics` renders.
+    public let metricsRegistry: PrometheusCollectorRegistry
     /// The bound port.
     public let port: UInt16
     let logger: Logger
@@ -27,12 +33,20 @@ public final class RosterApplication: Sendable {
     ) throws {
         self.settings = settings
         self.logger = logger
-        let store = RegistryStore(clock: clock, logger: logger, history: settings.watch.history)
+        let factory = RosterMetricsFactory()
+        self.metricsRegistry = factory.registry
+        let store = RegistryStore(
+            clock: clock, logger: logger, history: settings.watch.history,
+            metrics: RegistryMetrics(factory: factory, maxServices: settings.metrics.maxServices))
         self.store = store
         self.sweeper = LeaseSweeper(store: store, interval: settings.sweepInterval)
         self.healthChecker = HealthChecker(
             store: store, client: CurlHTTPClient(), maxConcurrentProbes: settings.health.maxConcurrentProbes,
-            scheduling: healthScheduling, logger: logger)
+            scheduling: healthScheduling, logger: logger, metrics: HealthMetrics(factory: factory))
+        let readiness = Readiness()
+        self.readiness = readiness
+        let httpMetrics = HTTPMetrics(factory: factory)
+        let accessLog = settings.accessLog
         var router = Router { response in response.headers.add(RosterHeader.epoch, store.epoch) }
         router = router.wrapping { request, next in
             // Changes made while answering fan out to watchers once the answer is written.
@@ -44,14 +58,31 @@ public final class RosterApplication: Sendable {
             }
             return response
         }
+        router = router.observing { request, response, duration in
+            httpMetrics.record(request, response, duration)
+            if accessLog { Self.logAccess(request, response, duration, logger: logger) }
+        }
         RegistryRoutes(
             store: store, defaultTTL: settings.defaultTTL, health: settings.health,
             allowForeignHealthURLs: settings.allowForeignHealthURLs
         ).install(in: &router)
-        WatchRoutes(store: store, settings: settings.watch).install(in: &router)
-        self.httpServer = HTTPServer(
+        WatchRoutes(store: store, settings: settings.watch, metrics: WatchMetrics(factory: factory)).install(in: &router)
+        // The routes that report on the server are installed before the server exists.
+        let serverHandle = ServerHandle()
+        OperationsRoutes(
+            store: store, readiness: readiness, registry: factory.registry,
+            refreshGauges: {
+                store.refreshMetrics()
+                httpMetrics.openConnections.replaceAll(with: [[]: serverHandle.server?.openConnections ?? 0])
+            }
+        ).install(in: &router)
+        let server = HTTPServer(
             configuration: settings.http, handler: router, logger: logger,
-            ownResponseHeaders: [(RosterHeader.epoch, store.epoch)])
+            ownResponseHeaders: [(RosterHeader.epoch, store.epoch)],
+            onReject: { code in httpMetrics.reject(reason: code) })
+        serverHandle.set(server)
+        readiness.watchListener { serverHandle.server?.isAccepting ?? false }
+        self.httpServer = server
         self.port = try httpServer.bind(host: settings.listen.host, port: settings.listen.port)
     }
 
@@ -60,11 +91,17 @@ public final class RosterApplication: Sendable {
 
     func services(onStart: @escaping @Sendable () -> Void) -> [any Service] {
         let store = self.store
+        let readiness = self.readiness
         return [
-            sweeper, healthChecker, WatchKeepalive(store: store, keepalive: settings.watch.keepalive),
+            ReadinessTracked(service: sweeper, component: .sweeper, readiness: readiness),
+            ReadinessTracked(service: healthChecker, component: .prober, readiness: readiness),
+            WatchKeepalive(store: store, keepalive: settings.watch.keepalive),
             HTTPServerService(
                 server: httpServer, shutdownTimeout: settings.shutdownTimeout, onStart: onStart,
-                onShutdown: { store.closeAllWatches() }),
+                onShutdown: {
+                    readiness.beginDraining()
+                    store.closeAllWatches()
+                }),
         ]
     }
 
@@ -81,6 +118,33 @@ public final class RosterApplication: Sendable {
             logger: logger))
         try await group.run()
     }
+}
+
+extension RosterApplication {
+    /// One access log line at info: `http request` with method, route template, path, status and
+    /// duration (to the response head) as metadata.
+    static func logAccess(_ request: HTTPRequest, _ response: HTTPResponse, _ duration: Duration, logger: Logger) {
+        let (seconds, attoseconds) = duration.components
+        let milliseconds = Double(seconds) * 1000 + Double(attoseconds) / 1e15
+        logger.info("http request", metadata: [
+            "http.method": "\(request.method)",
+            "http.route": "\(request.routeTemplate ?? HTTPMetrics.unmatchedRoute)",
+            "http.path": "\(request.path)",
+            "http.status": "\(response.status.code)",
+            "http.duration_ms": "\((milliseconds * 1000).rounded() / 1000)",
+        ])
+    }
+}
+
+/// A weak reference to the HTTP server, for routes built before it (no retain cycle through the router).
+final class ServerHandle: Sendable {
+    private struct Weak {
+        weak var server: HTTPServer?
+    }
+    private let reference = Mutex(Weak())
+
+    func set(_ server: HTTPServer) { reference.withLock { $0.server = server } }
+    var server: HTTPServer? { reference.withLock { $0.server } }
 }
 
 /// Runs an `HTTPServer` as a lifecycle service: graceful shutdown stops accepting and drains

@@ -13,6 +13,7 @@ import Synchronization
 struct WatchRoutes: Sendable {
     let store: RegistryStore
     let settings: WatchSettings
+    let metrics: WatchMetrics
     /// Each change is framed once and the bytes shared by every watcher that sends it.
     let frames = FrameCache()
     /// Reconnection time suggested to clients (`retry:`).
@@ -45,7 +46,7 @@ struct WatchRoutes: Sendable {
 
     private func watch(_ request: HTTPRequest, scope: WatchScope) -> HTTPResponse {
         let resume = resumePoint(request)
-        let store = self.store, settings = self.settings, frames = self.frames
+        let store = self.store, settings = self.settings, frames = self.frames, metrics = self.metrics
         var headers: HTTPHeaders = [
             "Content-Type": "text/event-stream",
             "Cache-Control": "no-cache",
@@ -60,10 +61,15 @@ struct WatchRoutes: Sendable {
             switch start {
             case .snapshot(let instances, let index):
                 Self.appendSnapshot("snapshot", instances, index: index, epoch: store.epoch, to: &out)
+                metrics.sent("snapshot")
             case .reset(let instances, let index):
                 Self.appendSnapshot("reset", instances, index: index, epoch: store.epoch, to: &out)
+                metrics.sent("reset")
             case .resume(let changes):
-                for change in changes { out.append(contentsOf: frames.frame(for: change, epoch: store.epoch)) }
+                for change in changes {
+                    out.append(contentsOf: frames.frame(for: change, epoch: store.epoch))
+                    metrics.sent(change.eventType)
+                }
             }
             try await writer.write(out)
             while true {
@@ -78,6 +84,8 @@ struct WatchRoutes: Sendable {
                         for next in more { out.append(contentsOf: frames.frame(for: next, epoch: store.epoch)) }
                         try await writer.write(out)
                     }
+                    metrics.sent(change.eventType)
+                    for next in more { metrics.sent(next.eventType) }
                 case .idle:
                     try await writer.write(Array(": keepalive\n\n".utf8))
                 case .closed:

@@ -61,10 +61,14 @@ struct Serve: AsyncParsableCommand {
     var watchKeepalive: String?
     @Option(name: .customLong("watch-queue-size"), parsing: .unconditional, help: "Changes queued per watcher before it is dropped. Default 1024.")
     var watchQueueSize: String?
+    @Option(name: .customLong("metrics-max-services"), parsing: .unconditional, help: "Services with their own label in /metrics. Default 1000.")
+    var metricsMaxServices: String?
     @Option(name: .customLong("log-level"), parsing: .unconditional, help: "trace, debug, info, notice, warning, error or critical. Default info.")
     var logLevel: String?
     @Option(name: .customLong("log-format"), parsing: .unconditional, help: "text or json. Default text.")
     var logFormat: String?
+    @Option(name: .customLong("access-log"), parsing: .unconditional, help: "true to log one line per request at info. Default false.")
+    var accessLog: String?
 
     /// The flag values by setting key.
     var flags: [String: String] {
@@ -80,7 +84,8 @@ struct Serve: AsyncParsableCommand {
             ("health.max_concurrent_probes", healthMaxConcurrentProbes),
             ("allow_foreign_health_urls", allowForeignHealthURLs),
             ("watch.history", watchHistory), ("watch.keepalive", watchKeepalive), ("watch.queue_size", watchQueueSize),
-            ("log_level", logLevel), ("log_format", logFormat),
+            ("metrics.max_services", metricsMaxServices),
+            ("log_level", logLevel), ("log_format", logFormat), ("access_log", accessLog),
         ]
         return Dictionary(uniqueKeysWithValues: pairs.compactMap { key, value in value.map { (key, $0) } })
     }
@@ -111,6 +116,8 @@ struct Serve: AsyncParsableCommand {
         }
         let listen = settings.listen
         let startMetadata = metadata
+        let escalation = SecondSignalExit(logger: logger)
+        await escalation.install()
         try await application.run {
             logger.notice("roster listening", metadata: startMetadata)
             if !["127.0.0.1", "::1", "localhost"].contains(listen.host) {

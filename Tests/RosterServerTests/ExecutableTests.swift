@@ -112,4 +112,122 @@ import Testing
         process.signal(SIGTERM)
         #expect(try await process.wait() == 0)
     }
+
+    /// The port from the `roster listening` line of a server started with `--log-format json`.
+    func listeningPort(_ process: RosterProcess) async throws -> UInt16 {
+        let log = try await process.waitForLog("roster listening")
+        let line = try #require(log.split(separator: "\n").first { $0.contains("roster listening") })
+        let listen = try #require(try JSONReader.read(String(line))["listen"]?.stringValue)
+        return try #require(UInt16(listen.split(separator: ":").last!))
+    }
+
+    @Test func `SIGTERM with 50 watchers and registrations in flight ends every stream cleanly, cuts no response and exits 0`() async throws {
+        let process = try RosterProcess(
+            ["serve", "--listen", "127.0.0.1:0", "--log-format", "json", "--shutdown-timeout", "5s"])
+        let port = try await listeningPort(process)
+        var watchers: [SSEWatcher] = []
+        for _ in 0..<50 {
+            let watcher = try await SSEWatcher(port: port, path: "/watch")
+            #expect(try await watcher.next().type == "snapshot")
+            watchers.append(watcher)
+        }
+        #expect(try await RawHTTPConnection(port: port).request("GET", "/readyz").status == 200)
+        // Every watcher reads all along, until its stream ends (true: with the terminating chunk).
+        let streams = watchers
+        let endings = Task {
+            await withTaskGroup(of: Bool.self) { group in
+                for watcher in streams { group.addTask { await watcher.waitForEnd(timeout: .seconds(60)) } }
+                return await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+            }
+        }
+
+        /// Per writer: complete 201s, responses cut after some bytes arrived, and other failures.
+        struct Tally: Sendable { var complete = 0, cut = 0, other = 0 }
+        let started = ContinuousClock.now
+        let tallies = try await withThrowingTaskGroup(of: Tally.self) { group in
+            for writer in 0..<4 {
+                group.addTask {
+                    var tally = Tally()
+                    var next = writer * 10_000
+                    // Keep registering over keep-alive connections until the server refuses new ones.
+                    connections: while let client = try? await RawHTTPConnection(port: port) {
+                        while true {
+                            next += 1
+                            let response: RawHTTPResponse
+                            do {
+                                response = try await client.request(
+                                    "POST", "/services", body: #"{"name":"load","host":"10.1.0.1","port":\#(next % 60_000 + 1),"ttl":60}"#)
+                            } catch RawHTTPError.endOfStream(let received) {
+                                // Closed before any byte of a response: the request was never taken (keep-alive race).
+                                if received.isEmpty { tally.other += 1 } else { tally.cut += 1 }
+                                await client.close()
+                                continue connections
+                            } catch {
+                                tally.other += 1
+                                await client.close()
+                                continue connections
+                            }
+                            if response.status == 201 && response.json?["id"] != nil { tally.complete += 1 } else { tally.cut += 1 }
+                            if response.closes {
+                                await client.close()
+                                continue connections
+                            }
+                        }
+                    }
+                    return tally
+                }
+            }
+            _ = try await process.waitForLog("instance registered")
+            #expect(await eventually(within: .seconds(10)) { process.stderr.components(separatedBy: "instance registered").count > 200 })
+            process.signal(SIGTERM)
+            return try await group.reduce(into: Tally()) { total, tally in
+                total.complete += tally.complete
+                total.cut += tally.cut
+                total.other += tally.other
+            }
+        }
+        #expect(try await process.wait(timeout: .seconds(10)) == 0)
+        let elapsed = ContinuousClock.now - started
+        let ended = await endings.value
+        #expect(ended == 50)
+        #expect(tallies.cut == 0)
+        #expect(tallies.complete >= 200)
+        #expect(process.stderr.contains("http server draining"))
+        #expect(process.stderr.contains("roster stopped"))
+        // Recorded in the test log for the closing note, not asserted as a limit.
+        print("shutdown under load: \(tallies.complete) registrations answered, \(tallies.other) refused or reset before a response, \(ended)/50 streams ended cleanly, \(elapsed) from first registration to exit")
+    }
+
+    @Test func `a second signal during a graceful shutdown exits at once`() async throws {
+        let process = try RosterProcess(
+            ["serve", "--listen", "127.0.0.1:0", "--log-format", "json", "--shutdown-timeout", "60s", "--http-head-timeout", "60s"])
+        let port = try await listeningPort(process)
+        // A request whose head never completes keeps the drain waiting for up to the shutdown timeout.
+        let stalled = try await RawHTTPConnection(port: port)
+        try await stalled.send("GET /services HTTP/1.1\r\n")
+        _ = try await RawHTTPConnection(port: port).request("GET", "/healthz")
+        process.signal(SIGTERM)
+        _ = try await process.waitForLog("http server draining")
+        #expect(process.isRunning)
+        process.signal(SIGTERM)
+        #expect(try await process.wait(timeout: .seconds(5)) == 128 + SIGTERM)
+        #expect(process.stderr.contains("second signal, exiting now"))
+        await stalled.close()
+    }
+
+    @Test func `roster ready exits 0 for a ready registry and 1 otherwise`() async throws {
+        try await withRosterServer { app in
+            #expect(await eventually { app.readiness.isReady })
+            let ready = try await RosterExecutable.run(["ready", "--url", "http://127.0.0.1:\(app.port)"])
+            #expect(ready.status == 0, "stderr: \(ready.stderr)")
+            #expect(ready.stderr.isEmpty)
+        }
+        // Nothing listens on a port just freed by a stopped server.
+        let app = try RosterApplication(settings: .testing, logger: .silent)
+        let port = app.port
+        try await withRosterServer(app) { _ in }
+        let refused = try await RosterExecutable.run(["ready", "--url", "http://127.0.0.1:\(port)"])
+        #expect(refused.status == 1)
+        #expect(refused.stderr.contains("connection_refused"), "stderr: \(refused.stderr)")
+    }
 }

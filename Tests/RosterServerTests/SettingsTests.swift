@@ -83,8 +83,10 @@ private func nestedJSON(_ name: String, _ value: String) -> String {
         ("watch.history", "--watch-history", "ROSTER_WATCH_HISTORY", "10000"),
         ("watch.keepalive", "--watch-keepalive", "ROSTER_WATCH_KEEPALIVE", "15s"),
         ("watch.queue_size", "--watch-queue-size", "ROSTER_WATCH_QUEUE_SIZE", "1024"),
+        ("metrics.max_services", "--metrics-max-services", "ROSTER_METRICS_MAX_SERVICES", "1000"),
         ("log_level", "--log-level", "ROSTER_LOG_LEVEL", "info"),
         ("log_format", "--log-format", "ROSTER_LOG_FORMAT", "text"),
+        ("access_log", "--access-log", "ROSTER_ACCESS_LOG", "false"),
     ]
 
     @Test func `keys are listed in README order`() {
@@ -147,8 +149,10 @@ private func nestedJSON(_ name: String, _ value: String) -> String {
         ("watch.history", "100", "100"),
         ("watch.keepalive", "30s", "30s"),
         ("watch.queue_size", "64", "64"),
+        ("metrics.max_services", "10", "10"),
         ("log_level", "debug", "debug"),
         ("log_format", "json", "json"),
+        ("access_log", "on", "true"),
     ]
 
     enum SourceKind: CaseIterable { case flag, environment, yaml, json }

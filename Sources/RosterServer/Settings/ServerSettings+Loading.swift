@@ -125,6 +125,24 @@ extension SettingDefinition where Settings == ServerSettings {
         )
     }
 
+    static func boolean(
+        _ name: String,
+        _ summary: String,
+        _ keyPath: any WritableKeyPath<ServerSettings, Bool> & Sendable
+    ) -> Self {
+        Self(
+            name, summary,
+            apply: { settings, text throws(SettingValueError) in
+                switch SettingValueSyntax.trimmingWhitespace(text).lowercased() {
+                case "true", "1", "yes", "on": settings[keyPath: keyPath] = true
+                case "false", "0", "no", "off": settings[keyPath: keyPath] = false
+                default: throw SettingValueError("expected true or false, got \(SettingValueSyntax.quoted(text))")
+                }
+            },
+            format: { $0[keyPath: keyPath] ? "true" : "false" }
+        )
+    }
+
     static func positiveInteger(
         _ name: String,
         _ summary: String,
@@ -200,18 +218,10 @@ extension ServerSettings {
         .positiveInteger(
             "health.max_concurrent_probes", "Most health probes in flight at once.",
             \.health.maxConcurrentProbes, isByteSize: false),
-        SettingDefinition(
+        .boolean(
             "allow_foreign_health_urls",
             "Accept health check URLs whose host is not the instance's host: true or false.",
-            apply: { settings, text throws(SettingValueError) in
-                switch SettingValueSyntax.trimmingWhitespace(text).lowercased() {
-                case "true", "1", "yes", "on": settings.allowForeignHealthURLs = true
-                case "false", "0", "no", "off": settings.allowForeignHealthURLs = false
-                default: throw SettingValueError("expected true or false, got \(SettingValueSyntax.quoted(text))")
-                }
-            },
-            format: { $0.allowForeignHealthURLs ? "true" : "false" }
-        ),
+            \.allowForeignHealthURLs),
         .positiveInteger(
             "watch.history", "Changes kept for watchers that resume; older resume points get a reset.",
             \.watch.history, isByteSize: false),
@@ -220,6 +230,10 @@ extension ServerSettings {
         .positiveInteger(
             "watch.queue_size", "Changes queued per watcher; a watcher that falls further behind is dropped.",
             \.watch.queueSize, isByteSize: false),
+        .positiveInteger(
+            "metrics.max_services",
+            "Services given their own service label in /metrics; later services are counted under _other.",
+            \.metrics.maxServices, isByteSize: false),
         SettingDefinition(
             "log_level",
             "Least severe level logged: trace, debug, info, notice, warning, error or critical.",
@@ -246,5 +260,6 @@ extension ServerSettings {
             },
             format: { $0.logFormat.rawValue }
         ),
+        .boolean("access_log", "Log one line per answered request at info: true or false.", \.accessLog),
     ]
 }

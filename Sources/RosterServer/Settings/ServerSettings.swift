@@ -26,6 +26,10 @@ public struct ServerSettings: Sendable, Equatable {
     public var allowForeignHealthURLs = false
     /// Event history and per-watcher limits of the SSE watches. Keys `watch.*`.
     public var watch: WatchSettings = .init()
+    /// Log one line per answered request at info. Key `access_log`.
+    public var accessLog = false
+    /// Bounds of the `/metrics` output. Keys `metrics.*`.
+    public var metrics: MetricsSettings = .init()
 
     /// Creates settings holding every default.
     public init() {}
@@ -39,6 +43,14 @@ public struct WatchSettings: Sendable, Equatable {
     public var keepalive: Duration = .seconds(15)
     /// Changes queued per watcher before a watcher that does not keep up is dropped. Key `watch.queue_size`.
     public var queueSize = 1024
+
+    public init() {}
+}
+
+/// Metrics settings.
+public struct MetricsSettings: Sendable, Equatable {
+    /// Services given their own `service` label; later ones are counted under `_other`. Key `metrics.max_services`.
+    public var maxServices = 1000
 
     public init() {}
 }
