@@ -5,6 +5,7 @@ import Foundation
 #endif
 import FlyingSocks
 import Logging
+import Synchronization
 
 /// Serves the requests of one connection in order: read a head, read its body, call the handler,
 /// write the response, repeat while the connection is kept alive (RFC 9112 §9).
@@ -294,28 +295,56 @@ struct HTTPConnection {
         let socket = self.socket
         let context = self.context
         let idleTimeout = configuration.idleTimeout
+        // Bytes an immediate write could not send; they go out before anything else.
+        let pending = PendingBytes()
+        @Sendable func frame(_ bytes: [UInt8]) -> Data {
+            // One copy into the buffer the socket writes from, framing included.
+            var frame = Data(capacity: bytes.count + 12)
+            if chunked {
+                frame.append(contentsOf: String(bytes.count, radix: 16).utf8)
+                frame.append(contentsOf: [0x0D, 0x0A])
+                frame.append(contentsOf: bytes)
+                frame.append(contentsOf: [0x0D, 0x0A])
+            } else {
+                frame.append(contentsOf: bytes)
+            }
+            return frame
+        }
+        @Sendable func flush() async throws {
+            guard let rest = pending.take() else { return }
+            _ = context.enter(.writing, deadline: .now + idleTimeout)
+            try await socket.write(rest)
+            _ = context.enter(.processing, deadline: nil)
+        }
         let writer = HTTPBodyWriter(
             write: { bytes in
-                // One copy into the buffer the socket writes from, framing included.
-                var frame = Data(capacity: bytes.count + 12)
-                if chunked {
-                    frame.append(contentsOf: String(bytes.count, radix: 16).utf8)
-                    frame.append(contentsOf: [0x0D, 0x0A])
-                    frame.append(contentsOf: bytes)
-                    frame.append(contentsOf: [0x0D, 0x0A])
-                } else {
-                    frame.append(contentsOf: bytes)
-                }
+                try await flush()
+                let frame = frame(bytes)
                 _ = context.enter(.writing, deadline: .now + idleTimeout)
                 try await socket.write(frame)
                 _ = context.enter(.processing, deadline: nil)
             },
+            writeNow: { bytes in
+                guard !pending.hasBytes else { return .wouldBlock }
+                let frame = frame(bytes)
+                let end: Data.Index
+                do {
+                    end = try socket.socket.write(frame, from: frame.startIndex)
+                } catch {
+                    return .wouldBlock
+                }
+                if end == frame.endIndex { return .complete }
+                pending.store(frame[end...])
+                return .partial
+            },
+            flush: { try await flush() },
             isDraining: { context.isDraining },
             abort: { context.forceClose() }
         )
         _ = context.enter(.processing, deadline: nil)
         do {
             try await produce(writer)
+            try await flush()
         } catch {
             return false
         }
@@ -324,5 +353,23 @@ struct HTTPConnection {
             return await write(Array("0\r\n\r\n".utf8))
         }
         return true
+    }
+}
+
+/// The tail of a chunk that a non-blocking write could not send.
+final class PendingBytes: Sendable {
+    private let bytes = Mutex<Data?>(nil)
+
+    var hasBytes: Bool { bytes.withLock { $0 != nil } }
+
+    func store(_ rest: Data) {
+        bytes.withLock { $0 = Data(rest) }
+    }
+
+    func take() -> Data? {
+        bytes.withLock { value in
+            defer { value = nil }
+            return value
+        }
     }
 }

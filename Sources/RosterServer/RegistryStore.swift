@@ -24,7 +24,7 @@ public final class RegistryStore: Sendable {
         /// Set by `closeAllWatches`: later watches start closed.
         var watchesClosed = false
         /// Streams with new changes, not yet woken.
-        var pendingWakeups: [CheckedContinuation<Void, Never>] = []
+        var pendingWakeups: [WatchSubscription] = []
     }
 
     private let state: Mutex<State>
@@ -100,13 +100,11 @@ public final class RegistryStore: Sendable {
     /// - Returns: the watchers whose queue overflowed; they are already removed.
     private static func commit(_ changes: [RegistryChange], into s: inout State) -> [WatchSubscription] {
         var overflowed: [WatchSubscription] = []
-        var waiters: [CheckedContinuation<Void, Never>] = []
         for change in changes {
             s.log.append(change)
-            s.watchers.deliver(change, overflowed: &overflowed, waiters: &waiters)
+            s.watchers.deliver(change, overflowed: &overflowed, toWake: &s.pendingWakeups)
         }
         for subscription in overflowed { s.watchers.remove(subscription) }
-        s.pendingWakeups += waiters
         return overflowed
     }
 
@@ -114,11 +112,11 @@ public final class RegistryStore: Sendable {
     /// is written, so a registration is answered before its change fans out to many watchers;
     /// every other writer's commit calls it at once.
     public func flushWatchWakeups() {
-        let waiters = state.withLock { s -> [CheckedContinuation<Void, Never>] in
+        let subscriptions = state.withLock { s -> [WatchSubscription] in
             defer { s.pendingWakeups.removeAll(keepingCapacity: true) }
             return s.pendingWakeups
         }
-        for waiter in waiters { waiter.resume() }
+        for subscription in subscriptions { subscription.wake() }
     }
 
     /// Set while a request handler runs, so that its commit leaves the wake-ups to `afterWrite`.

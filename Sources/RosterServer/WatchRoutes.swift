@@ -55,7 +55,11 @@ struct WatchRoutes: Sendable {
         headers.add(RosterHeader.epoch, store.epoch)
         return HTTPResponse(status: .ok, headers: headers, body: .stream { writer in
             let (subscription, start) = store.watch(scope: scope, resumeAfter: resume, queueSize: settings.queueSize)
-            defer { store.unwatch(subscription) }
+            defer {
+                // First take the socket back from the immediate writer, then leave the store.
+                subscription.setImmediateWriter(nil)
+                store.unwatch(subscription)
+            }
             subscription.setOverflowHandler { writer.abort() }
             var out: [UInt8] = Array("retry: \(Self.retryMilliseconds)\n\n".utf8)
             switch start {
@@ -72,6 +76,21 @@ struct WatchRoutes: Sendable {
                 }
             }
             try await writer.write(out)
+            // While this task is parked, the store's wake-up sends new changes straight to the socket.
+            subscription.setImmediateWriter { changes in
+                var bytes: [UInt8] = []
+                for change in changes { bytes.append(contentsOf: frames.frame(for: change, epoch: store.epoch)) }
+                switch writer.writeNow(bytes) {
+                case .wouldBlock:
+                    return .notSent
+                case .complete:
+                    for change in changes { metrics.sent(change.eventType) }
+                    return .sent
+                case .partial:
+                    for change in changes { metrics.sent(change.eventType) }
+                    return .partiallySent
+                }
+            }
             while true {
                 switch await subscription.next() {
                 case .change(let change):
@@ -88,6 +107,8 @@ struct WatchRoutes: Sendable {
                     for next in more { metrics.sent(next.eventType) }
                 case .idle:
                     try await writer.write(Array(": keepalive\n\n".utf8))
+                case .flush:
+                    try await writer.flush()
                 case .closed:
                     return
                 }

@@ -23,6 +23,8 @@ public final class WatchSubscription: Sendable {
         case change(RegistryChange)
         /// The keepalive ticker found the watch silent for `watch.keepalive`.
         case idle
+        /// An immediate write left part of a chunk behind; flush it.
+        case flush
         /// The subscription ended: the queue overflowed, the server is stopping, or it was cancelled.
         case closed(CloseReason)
     }
@@ -33,11 +35,26 @@ public final class WatchSubscription: Sendable {
         case cancelled
     }
 
+    /// What an immediate write of queued changes achieved (see `setImmediateWriter`).
+    public enum ImmediateOutcome: Sendable {
+        /// Every change went out; the stream stays parked.
+        case sent
+        /// They went out in part; the stream must flush the rest.
+        case partiallySent
+        /// Nothing went out; the stream takes the changes itself.
+        case notSent
+    }
+
     private struct State {
         var queue = Deque<RegistryChange>()
         var waiter: CheckedContinuation<Void, Never>?
         var closed: CloseReason?
         var poked = false
+        var needsFlush = false
+        /// A wake-up is queued in the store for this subscription.
+        var wakeScheduled = false
+        /// Sends changes without waiting, while the stream is parked; `nil` while the stream runs or ends.
+        var immediateWriter: (@Sendable ([RegistryChange]) -> ImmediateOutcome)?
         /// When the stream last took something (a change or a keepalive).
         var lastActivity: ContinuousClock.Instant = .now
     }
@@ -60,24 +77,62 @@ public final class WatchSubscription: Sendable {
         onOverflow.withLock { $0 = handler }
     }
 
+    /// Sets (or, with `nil`, removes) the writer that sends queued changes straight to the socket while
+    /// the stream is parked. Removing it waits for an immediate write in progress, so once this returns the
+    /// stream owns its socket alone.
+    public func setImmediateWriter(_ writer: (@Sendable ([RegistryChange]) -> ImmediateOutcome)?) {
+        state.withLock { $0.immediateWriter = writer }
+    }
+
     /// Queues a change; never blocks and never wakes the stream itself.
-    /// - Returns: whether it was queued (false: the queue overflowed and the watch is closed),
-    ///   and the stream's waiter, which the caller resumes (off the writer's path).
-    func deliver(_ change: RegistryChange) -> (accepted: Bool, waiter: CheckedContinuation<Void, Never>?) {
-        let (waiter, overflowed) = state.withLock { s -> (CheckedContinuation<Void, Never>?, Bool) in
-            guard s.closed == nil else { return (nil, false) }
+    /// - Returns: whether it was queued (false: the queue overflowed and the watch is closed), and whether
+    ///   the caller must schedule a `wake()` (the stream is parked and no wake-up is scheduled yet).
+    func deliver(_ change: RegistryChange) -> (accepted: Bool, needsWake: Bool) {
+        state.withLock { s -> (Bool, Bool) in
+            guard s.closed == nil else { return (true, false) }
+            let needsWake = s.waiter != nil && !s.wakeScheduled
+            if needsWake { s.wakeScheduled = true }
             if s.queue.count >= capacity {
                 s.closed = .overflow
                 s.queue.removeAll()
-                defer { s.waiter = nil }
-                return (s.waiter, true)
+                return (false, needsWake)
             }
             s.queue.append(change)
-            defer { s.waiter = nil }
-            return (s.waiter, false)
+            return (true, needsWake)
         }
-        return (!overflowed, waiter)
     }
+
+    /// Delivers what was queued to a parked stream: with the immediate writer if there is one and it sends
+    /// everything (the stream stays parked: no task switch), else by resuming the stream. Called off the
+    /// writer's path (`RegistryStore.flushWatchWakeups`).
+    func wake() {
+        let waiter = state.withLock { s -> CheckedContinuation<Void, Never>? in
+            s.wakeScheduled = false
+            guard let waiter = s.waiter else { return nil }
+            if s.closed == nil, !s.queue.isEmpty, s.queue.count <= WatchSubscription.immediateBatch,
+                let writer = s.immediateWriter
+            {
+                switch writer(Array(s.queue)) {
+                case .sent:
+                    s.queue.removeAll()
+                    s.lastActivity = .now
+                    return nil
+                case .partiallySent:
+                    s.queue.removeAll()
+                    s.lastActivity = .now
+                    s.needsFlush = true
+                case .notSent:
+                    break
+                }
+            }
+            s.waiter = nil
+            return waiter
+        }
+        waiter?.resume()
+    }
+
+    /// Most changes sent by one immediate write; more are left to the stream.
+    static let immediateBatch = 64
 
     /// Ends the subscription; a waiting `next` returns `.closed`.
     func close(_ reason: CloseReason) {
@@ -124,6 +179,10 @@ public final class WatchSubscription: Sendable {
 
     private func take() -> Next? {
         state.withLock { s in
+            if s.needsFlush {
+                s.needsFlush = false
+                return .flush
+            }
             if let change = s.queue.popFirst() {
                 s.lastActivity = .now
                 return .change(change)
@@ -142,7 +201,7 @@ public final class WatchSubscription: Sendable {
         await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
                 let ready = state.withLock { s -> Bool in
-                    if !s.queue.isEmpty || s.closed != nil || s.poked || Task.isCancelled { return true }
+                    if !s.queue.isEmpty || s.closed != nil || s.poked || s.needsFlush || Task.isCancelled { return true }
                     s.waiter = continuation
                     return false
                 }
@@ -187,13 +246,13 @@ struct WatcherSet: Sendable {
         count -= 1
     }
 
-    /// Delivers a change to every subscriber in scope; returns those that overflowed (to be
-    /// removed) and the waiters to wake.
-    func deliver(_ change: RegistryChange, overflowed: inout [WatchSubscription], waiters: inout [CheckedContinuation<Void, Never>]) {
+    /// Delivers a change to every subscriber in scope; collects those that overflowed (to be
+    /// removed) and those to wake.
+    func deliver(_ change: RegistryChange, overflowed: inout [WatchSubscription], toWake: inout [WatchSubscription]) {
         func one(_ subscription: WatchSubscription) {
-            let (accepted, waiter) = subscription.deliver(change)
+            let (accepted, needsWake) = subscription.deliver(change)
             if !accepted { overflowed.append(subscription) }
-            if let waiter { waiters.append(waiter) }
+            if needsWake { toWake.append(subscription) }
         }
         for subscription in everything.values { one(subscription) }
         if let scoped = byService[change.instance.service] {

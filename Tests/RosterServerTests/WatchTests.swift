@@ -224,6 +224,23 @@ import Testing
         }
     }
 
+    @Test func `a watcher that reads late still gets every large event whole and in order`() async throws {
+        try await withRosterServer { app in
+            // It reads nothing until all are sent: its socket buffer fills, immediate writes go out in part
+            // and then not at all, and the stream finishes them; the bytes must still frame every event.
+            let late = try await SSEWatcher(port: app.port, path: "/services/big/watch")
+            #expect(try await late.next().type == "snapshot")
+            let metadata = "{" + (0..<32).map { #""k\#($0)":"\#(String(repeating: "x", count: 1000))""# }.joined(separator: ",") + "}"
+            let client = try await RawHTTPConnection(port: app.port)
+            for port in 1...150 { _ = try await register(client, "big", port: port, metadata: metadata) }
+            let events = try await late.next(150, timeout: .seconds(20))
+            #expect(events.map(\.lastEventID) == (1...150).map { "\(app.store.epoch)-\($0)" })
+            for event in events {
+                #expect(try data(event)["instance"]?["metadata"]?.objectValue?.count == 32)
+            }
+        }
+    }
+
     @Test func `watch all follows chosen services only`() async throws {
         try await withRosterServer { app in
             let client = try await RawHTTPConnection(port: app.port)
