@@ -37,6 +37,7 @@ let package = Package(
             dependencies: [
                 "LoadKit",
                 .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "RosterServer", package: "Roster"),
                 .product(name: "RosterCore", package: "Roster"),
             ],

@@ -116,7 +116,7 @@ public final class RegistryStore: Sendable {
             defer { s.pendingWakeups.removeAll(keepingCapacity: true) }
             return s.pendingWakeups
         }
-        for subscription in subscriptions { subscription.wake() }
+        FanOutThread.shared.wake(subscriptions)
     }
 
     /// Set while a request handler runs, so that its commit leaves the wake-ups to `afterWrite`.

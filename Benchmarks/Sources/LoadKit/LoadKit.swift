@@ -5,6 +5,16 @@ import Synchronization
 /// Load-generation helpers for the server benchmarks: blocking HTTP/1.1 clients on their own threads,
 /// SSE watchers on one epoll thread, and process readings (RSS, CPU time). All loopback.
 
+/// Runs blocking work on a thread of its own and returns its result, so that the caller's task never
+/// holds one of the few cooperative threads the in-process server needs (2 on this machine).
+public func offPool<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
+    await withCheckedContinuation { continuation in
+        let thread = Thread { continuation.resume(returning: work()) }
+        thread.stackSize = 1 << 20
+        thread.start()
+    }
+}
+
 /// Monotonic nanoseconds.
 public func nowNanoseconds() -> Int64 {
     var time = timespec()
@@ -67,6 +77,12 @@ public final class BlockingHTTPConnection {
     /// Sends one request and reads the response; returns the status and the `Roster-Index` header.
     @discardableResult
     public func exchange(_ request: [UInt8]) -> (status: Int, index: UInt64?) {
+        let (status, index, _) = exchangeWithBody(request)
+        return (status, index)
+    }
+
+    /// Sends one request and reads the response; returns the status, the `Roster-Index` header and the body.
+    public func exchangeWithBody(_ request: [UInt8]) -> (status: Int, index: UInt64?, body: [UInt8]) {
         request.withUnsafeBytes { raw in
             var offset = 0
             while offset < raw.count {
@@ -87,8 +103,9 @@ public final class BlockingHTTPConnection {
                 }
                 let status = Int(head.split(separator: " ")[1]) ?? 0
                 while pending.count < end + 4 + length { fill() }
+                let body = Array(pending[(end + 4)..<(end + 4 + length)])
                 pending.removeFirst(end + 4 + length)
-                return (status, index)
+                return (status, index, body)
             }
             fill()
         }
@@ -226,54 +243,66 @@ public final class WatcherFleet: @unchecked Sendable {
 
     private func loop() {
         var polled = fds.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
-        var buffer = [UInt8](repeating: 0, count: 1 << 18)
+        // Each connection's unparsed tail (at most 63 bytes) is copied just before its new bytes.
+        let slack = 64
+        var buffer = [UInt8](repeating: 0, count: slack + (1 << 18))
         var tails = [[UInt8]](repeating: [], count: count)
+        let needle = Array("\nid: ".utf8)
+        var found: [UInt64] = []
         while running.load(ordering: .relaxed) {
             let n = poll(&polled, nfds_t(polled.count), 50)
             guard n > 0 else { continue }
             for i in 0..<polled.count where polled[i].revents != 0 {
                 polled[i].revents = 0
-                let read = buffer.withUnsafeMutableBytes { recv(polled[i].fd, $0.baseAddress, $0.count, 0) }
+                let read = buffer.withUnsafeMutableBytes { recv(polled[i].fd, $0.baseAddress! + slack, $0.count - slack, 0) }
                 if read <= 0 {
                     polled[i].fd = -1
                     continue
                 }
                 let time = nowNanoseconds()
-                let text = tails[i] + buffer[..<read]
-                var found: [UInt64] = []
-                var position = 0
-                // Each event starts with `id: <epoch>-<index>\n`.
-                while let idStart = text.firstRange(of: Array("id: ".utf8), in: position) {
-                    guard let lineEnd = text[idStart.upperBound...].firstIndex(of: 10) else { break }
-                    if let dash = text[idStart.upperBound..<lineEnd].lastIndex(of: UInt8(ascii: "-")),
-                        let index = UInt64(String(decoding: text[(dash + 1)..<lineEnd], as: UTF8.self))
-                    {
+                found.removeAll(keepingCapacity: true)
+                let tail = tails[i]
+                buffer.withUnsafeMutableBytes { raw in
+                    let base = raw.baseAddress!
+                    let start = slack - tail.count
+                    tail.withUnsafeBytes { if !tail.isEmpty { _ = memcpy(base + start, $0.baseAddress!, tail.count) } }
+                    let end = slack + read
+                    var position = start
+                    // Each event has a line `id: <epoch>-<index>`.
+                    while position < end, let newlineBefore = memchr(base + position, 10, end - position) {
+                        let at = base.distance(to: newlineBefore)
+                        guard at + needle.count <= end else { break }
+                        guard raw[at + 1] == needle[1], raw[at + 2] == needle[2], raw[at + 3] == needle[3], raw[at + 4] == needle[4] else {
+                            position = at + 1
+                            continue
+                        }
+                        let lineStart = at + needle.count
+                        guard let newline = memchr(base + lineStart, 10, end - lineStart) else { break }
+                        let lineEnd = base.distance(to: newline)
+                        var index: UInt64 = 0
+                        var multiplier: UInt64 = 1
+                        var cursor = lineEnd - 1
+                        while cursor >= lineStart, raw[cursor] >= 48, raw[cursor] <= 57 {
+                            index += UInt64(raw[cursor] - 48) * multiplier
+                            multiplier *= 10
+                            cursor -= 1
+                        }
                         found.append(index)
+                        position = lineEnd
                     }
-                    position = lineEnd
+                    let keep = min(63, end - max(position, start))
+                    tails[i] = Array(raw[(end - keep)..<end])
                 }
-                tails[i] = Array(text[max(position, text.count - 64)...])
                 for index in found {
                     counts[index, default: 0] += 1
                     if time > arrivals[index] ?? 0 { arrivals[index] = time }
                 }
                 if !found.isEmpty {
-                    seen.withLock { seen in for index in found { seen[index, default: 0] += 1 } }
+                    let batch = found
+                    seen.withLock { seen in for index in batch { seen[index, default: 0] += 1 } }
                 }
             }
         }
         finished.signal()
-    }
-}
-
-extension Array where Element == UInt8 {
-    fileprivate func firstRange(of needle: [UInt8], in start: Int) -> Range<Int>? {
-        guard count >= needle.count, start <= count - needle.count else { return nil }
-        var i = start
-        while i <= count - needle.count {
-            if self[i] == needle[0] && Array(self[i..<(i + needle.count)]) == needle { return i..<(i + needle.count) }
-            i += 1
-        }
-        return nil
     }
 }
