@@ -15,6 +15,19 @@ struct RegistryRoutes: Sendable {
     let defaultTTL: Duration
     let health: HealthSettings
     let allowForeignHealthURLs: Bool
+    /// Answers and counts refusals of requests the grant does not allow.
+    let denials: AccessDenials
+
+    /// What each route needs from the request's `AccessGrant`, by `"METHOD template"`.
+    static let access: [String: RouteAccess] = [
+        "POST /services": .writeSomeService,
+        "GET /services": .anyToken,
+        "GET /services/{name}": .readService,
+        "GET /services/{name}/{id}": .readService,
+        "DELETE /services/{name}/{id}": .writeService,
+        "PUT /services/{name}/{id}/heartbeat": .writeService,
+        "GET /services/{name}/{id}/health": .readService,
+    ]
 
     func install(in router: inout Router) {
         router.add("POST", "/services") { await register($0) }
@@ -35,6 +48,9 @@ struct RegistryRoutes: Sendable {
         } catch {
             return problem(error)
         }
+        guard AccessGrant.current.canWrite(body.name) else {
+            return denials.forbidden(request, detail: "may not write service \"\(body.name)\"")
+        }
         let check: HealthCheck?
         do {
             check = try body.healthCheck.map { request throws(APIProblem) in try resolve(request, host: body.host) }
@@ -54,10 +70,12 @@ struct RegistryRoutes: Sendable {
         }
     }
 
+    /// Only the services the request's grant may read.
     private func listServices() -> HTTPResponse {
         let (counts, index) = store.serviceCounts()
+        let grant = AccessGrant.current
         var object = JSONObject()
-        for entry in counts {
+        for entry in counts where grant.canRead(entry.service) {
             object[entry.service] = .object(JSONObject([
                 ("instances", .number(JSONNumber(entry.instances))),
                 ("healthy", .number(JSONNumber(entry.healthy))),
