@@ -32,11 +32,26 @@ struct RegistryRoutes: Sendable {
     func install(in router: inout Router) {
         router.add("POST", "/services") { await register($0) }
         router.add("GET", "/services") { _ in listServices() }
-        router.add("GET", "/services/{name}") { listInstances($0) }
-        router.add("GET", "/services/{name}/{id}") { getInstance($0) }
-        router.add("DELETE", "/services/{name}/{id}") { deregister($0) }
-        router.add("PUT", "/services/{name}/{id}/heartbeat") { heartbeat($0) }
-        router.add("GET", "/services/{name}/{id}/health") { health($0) }
+        router.add("GET", "/services/{name}") { request in checkingName(request, listInstances) }
+        router.add("GET", "/services/{name}/{id}") { request in checkingName(request, getInstance) }
+        router.add("DELETE", "/services/{name}/{id}") { request in checkingName(request, deregister) }
+        router.add("PUT", "/services/{name}/{id}/heartbeat") { request in checkingName(request, heartbeat) }
+        router.add("GET", "/services/{name}/{id}/health") { request in checkingName(request, health) }
+    }
+
+    /// Answers 400 `invalid_path` when the path's `{name}` is not a valid service name (no such
+    /// service can exist, so the request is malformed rather than unknown); else runs `handler`.
+    func checkingName(_ request: HTTPRequest, _ handler: (HTTPRequest) -> HTTPResponse) -> HTTPResponse {
+        if let problem = Self.invalidName(request) { return self.problem(problem) }
+        return handler(request)
+    }
+
+    static func invalidName(_ request: HTTPRequest) -> APIProblem? {
+        guard let name = request.pathParameters["name"], !RegistrationRequest.isValidServiceName(name) else { return nil }
+        return .badRequest(
+            "invalid_path",
+            "the service name in the path must be 1-63 letters, digits, '.', '_' or '-', starting and ending with a letter or digit",
+            field: "name")
     }
 
     // MARK: Handlers

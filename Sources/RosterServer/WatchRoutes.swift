@@ -31,7 +31,8 @@ struct WatchRoutes: Sendable {
 
     func install(in router: inout Router) {
         router.add("GET", "/services/{name}/watch") { request in
-            watch(request, scope: .services([request.pathParameters["name"]!]))
+            if let invalid = RegistryRoutes.invalidName(request) { return problem(invalid) }
+            return watch(request, scope: .services([request.pathParameters["name"]!]))
         }
         router.add("GET", "/watch") { request in
             let names = request.queryItems.filter { $0.name == "service" }.map(\.value)

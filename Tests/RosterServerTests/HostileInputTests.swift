@@ -157,6 +157,8 @@ struct HostileCase: Sendable, CustomTestStringConvertible {
         HostileCase("invalid UTF-8 in the path", bytes(Array("GET /services/".utf8), [0xFF, 0xFE], Array(" HTTP/1.1\r\nHost: a\r\n\r\n".utf8)), 400, "bad_request"),
         HostileCase("NUL in the path", bytes(Array("GET /services/a".utf8), [0], Array("b HTTP/1.1\r\nHost: a\r\n\r\n".utf8)), 400, "bad_request"),
         HostileCase("percent-encoded invalid UTF-8 in the path", "GET /services/%FF%FE HTTP/1.1\r\nHost: a\r\n\r\n", 400, "invalid_path"),
+        HostileCase("an invalid service name in the path", "GET /services/-bad- HTTP/1.1\r\nHost: a\r\n\r\n", 400, "invalid_path"),
+        HostileCase("a percent-encoded NUL in a service name", "GET /services/w%00b/watch HTTP/1.1\r\nHost: a\r\n\r\n", 400, "invalid_path"),
         HostileCase("percent-encoded NUL in the path", "DELETE /services/web/%00 HTTP/1.1\r\nHost: a\r\n\r\n", 404, "instance_not_found"),
         HostileCase("NUL in a header", bytes(Array("GET /services HTTP/1.1\r\nHost: a\r\nX: a".utf8), [0], Array("b\r\n\r\n".utf8)), 400, "bad_request"),
         HostileCase("control byte in a header name", bytes(Array("GET /services HTTP/1.1\r\nHost: a\r\nX".utf8), [1], Array(": b\r\n\r\n".utf8)), 400, "bad_request"),
