@@ -38,6 +38,16 @@ final class ConnectionContext: Sendable {
     let id: Int
     private let fd: Int32
     private let state: Mutex<State>
+    /// Bytes read from the socket and not yet consumed (the connection's read buffer).
+    private let buffered = Atomic<Int>(0)
+
+    /// Bytes the connection holds in its read buffer now.
+    var bufferedBytes: Int { buffered.load(ordering: .relaxed) }
+
+    /// Records the size of the connection's read buffer.
+    func noteBuffered(_ count: Int) {
+        buffered.store(count, ordering: .relaxed)
+    }
 
     init(id: Int, fd: Int32) {
         self.id = id

@@ -18,7 +18,10 @@ struct HTTPConnection {
     let logger: Logger
     let ownResponseHeaders: [(name: String, value: String)]
     let onReject: @Sendable (_ code: String) -> Void
-    private var buffer: [UInt8] = []
+    /// Bytes read and not yet consumed; its size is published on the context for the server's counts.
+    private var buffer: [UInt8] = [] {
+        didSet { context.noteBuffered(buffer.count) }
+    }
 
     /// Bounds of the discard phase of a lingering close.
     static let lingerTime: Duration = .seconds(2)

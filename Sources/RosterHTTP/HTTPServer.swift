@@ -118,6 +118,9 @@ public final class HTTPServer: Sendable {
     /// Connections currently open (served, not counting ones being refused with 503).
     public var openConnections: Int { state.withLock { $0.connections.count } }
 
+    /// Bytes held in the read buffers of open connections (received, not yet consumed).
+    public var bufferedBytes: Int { state.withLock { $0.connections.values.reduce(0) { $0 + $1.bufferedBytes } } }
+
     /// Connections refused with 503 because `http.max_connections` were open.
     public var rejectedConnections: Int { state.withLock { $0.rejectedConnections } }
 

@@ -13,6 +13,13 @@ struct OperationsRoutes: Sendable {
     /// The `Content-Type` of the Prometheus text exposition format, version 0.0.4.
     static let metricsContentType = "text/plain; version=0.0.4; charset=utf-8"
 
+    /// What each route needs from the request's `AccessGrant` when the path is not open
+    /// (`acl_open_paths`); `/metrics`, not listed, needs an admin token.
+    static let access: [String: RouteAccess] = [
+        "GET /healthz": .anyToken,
+        "GET /readyz": .anyToken,
+    ]
+
     func install(in router: inout Router) {
         router.add("GET", "/healthz") { _ in
             json(.ok, .object(JSONObject([("status", .string("ok"))])))

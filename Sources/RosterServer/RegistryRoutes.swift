@@ -15,15 +15,43 @@ struct RegistryRoutes: Sendable {
     let defaultTTL: Duration
     let health: HealthSettings
     let allowForeignHealthURLs: Bool
+    /// Answers and counts refusals of requests the grant does not allow.
+    let denials: AccessDenials
+
+    /// What each route needs from the request's `AccessGrant`, by `"METHOD template"`.
+    static let access: [String: RouteAccess] = [
+        "POST /services": .writeSomeService,
+        "GET /services": .anyToken,
+        "GET /services/{name}": .readService,
+        "GET /services/{name}/{id}": .readService,
+        "DELETE /services/{name}/{id}": .writeService,
+        "PUT /services/{name}/{id}/heartbeat": .writeService,
+        "GET /services/{name}/{id}/health": .readService,
+    ]
 
     func install(in router: inout Router) {
         router.add("POST", "/services") { await register($0) }
         router.add("GET", "/services") { _ in listServices() }
-        router.add("GET", "/services/{name}") { listInstances($0) }
-        router.add("GET", "/services/{name}/{id}") { getInstance($0) }
-        router.add("DELETE", "/services/{name}/{id}") { deregister($0) }
-        router.add("PUT", "/services/{name}/{id}/heartbeat") { heartbeat($0) }
-        router.add("GET", "/services/{name}/{id}/health") { health($0) }
+        router.add("GET", "/services/{name}") { request in checkingName(request, listInstances) }
+        router.add("GET", "/services/{name}/{id}") { request in checkingName(request, getInstance) }
+        router.add("DELETE", "/services/{name}/{id}") { request in checkingName(request, deregister) }
+        router.add("PUT", "/services/{name}/{id}/heartbeat") { request in checkingName(request, heartbeat) }
+        router.add("GET", "/services/{name}/{id}/health") { request in checkingName(request, health) }
+    }
+
+    /// Answers 400 `invalid_path` when the path's `{name}` is not a valid service name (no such
+    /// service can exist, so the request is malformed rather than unknown); else runs `handler`.
+    func checkingName(_ request: HTTPRequest, _ handler: (HTTPRequest) -> HTTPResponse) -> HTTPResponse {
+        if let problem = Self.invalidName(request) { return self.problem(problem) }
+        return handler(request)
+    }
+
+    static func invalidName(_ request: HTTPRequest) -> APIProblem? {
+        guard let name = request.pathParameters["name"], !RegistrationRequest.isValidServiceName(name) else { return nil }
+        return .badRequest(
+            "invalid_path",
+            "the service name in the path must be 1-63 letters, digits, '.', '_' or '-', starting and ending with a letter or digit",
+            field: "name")
     }
 
     // MARK: Handlers
@@ -34,6 +62,9 @@ struct RegistryRoutes: Sendable {
             body = try RegistrationRequest(body: request.body)
         } catch {
             return problem(error)
+        }
+        guard AccessGrant.current.canWrite(body.name) else {
+            return denials.forbidden(request, detail: "may not write service \"\(body.name)\"")
         }
         let check: HealthCheck?
         do {
@@ -54,10 +85,12 @@ struct RegistryRoutes: Sendable {
         }
     }
 
+    /// Only the services the request's grant may read.
     private func listServices() -> HTTPResponse {
         let (counts, index) = store.serviceCounts()
+        let grant = AccessGrant.current
         var object = JSONObject()
-        for entry in counts {
+        for entry in counts where grant.canRead(entry.service) {
             object[entry.service] = .object(JSONObject([
                 ("instances", .number(JSONNumber(entry.instances))),
                 ("healthy", .number(JSONNumber(entry.healthy))),

@@ -262,6 +262,7 @@ public final class RegistryStore: Sendable {
             func snapshot() -> [Instance] {
                 switch scope {
                 case .all: s.registry.allInstances(now: now)
+                case .matching(let patterns): s.registry.allInstances(now: now).filter { patterns.matches($0.service) }
                 case .services(let names): names.sorted().flatMap { s.registry.instances(of: $0, now: now, includeUnhealthy: true) }
                 }
             }

@@ -22,17 +22,24 @@ public final class RosterApplication: Sendable {
     public let readiness: Readiness
     /// The metrics `/metrics` renders.
     public let metricsRegistry: PrometheusCollectorRegistry
+    /// The tokens read from `acl_file`, or nil when access control is off.
+    public let accessControl: AccessControlList?
+    /// Requests refused by access control, counted by reason (a hook for metrics).
+    public let accessDenials: AccessDenials
     /// The bound port.
     public let port: UInt16
     let logger: Logger
 
-    /// - Throws: `HTTPServer.BindError` if the listen address cannot be bound.
+    /// - Throws: `AccessControlFileError` if `acl_file` names a file that cannot be used;
+    ///   `HTTPServer.BindError` if the listen address cannot be bound.
     public init(
         settings: ServerSettings, clock: any RosterClock = SystemClock(), logger: Logger,
         healthScheduling: HealthChecker.Scheduling = .init()
     ) throws {
         self.settings = settings
         self.logger = logger
+        let acl = settings.aclFile.isEmpty ? nil : try AccessControlList.load(path: settings.aclFile)
+        self.accessControl = acl
         let factory = RosterMetricsFactory()
         self.metricsRegistry = factory.registry
         let store = RegistryStore(
@@ -62,11 +69,18 @@ public final class RosterApplication: Sendable {
             httpMetrics.record(request, response, duration)
             if accessLog { Self.logAccess(request, response, duration, logger: logger) }
         }
+        let denials = AccessDenials(epoch: store.epoch, logger: logger)
+        self.accessDenials = denials
+        denials.onDenial { reason in httpMetrics.accessDenied(reason.rawValue).increment() }
+        let openPaths = Set(settings.aclOpenPaths)
+        let access = RegistryRoutes.access.merging(WatchRoutes.access) { a, _ in a }.merging(OperationsRoutes.access) { a, _ in a }
+        router = router.wrapping(AccessGate.middleware(access, openPaths: openPaths, denials: denials))
         RegistryRoutes(
             store: store, defaultTTL: settings.defaultTTL, health: settings.health,
-            allowForeignHealthURLs: settings.allowForeignHealthURLs
+            allowForeignHealthURLs: settings.allowForeignHealthURLs, denials: denials
         ).install(in: &router)
-        WatchRoutes(store: store, settings: settings.watch, metrics: WatchMetrics(factory: factory)).install(in: &router)
+        WatchRoutes(store: store, settings: settings.watch, metrics: WatchMetrics(factory: factory), denials: denials)
+            .install(in: &router)
         // The routes that report on the server are installed before the server exists.
         let serverHandle = ServerHandle()
         OperationsRoutes(
@@ -76,8 +90,15 @@ public final class RosterApplication: Sendable {
                 httpMetrics.openConnections.replaceAll(with: [[]: serverHandle.server?.openConnections ?? 0])
             }
         ).install(in: &router)
+        // Refusals of the gate never reach the router: count and log them like routed answers.
+        let gate = AccessGate(
+            acl: acl, openPaths: openPaths, denials: denials, inner: router,
+            onRefusal: { request, response in
+                httpMetrics.record(request, response, .zero)
+                if accessLog { Self.logAccess(request, response, .zero, logger: logger) }
+            })
         let server = HTTPServer(
-            configuration: settings.http, handler: router, logger: logger,
+            configuration: settings.http, handler: gate, logger: logger,
             ownResponseHeaders: [(RosterHeader.epoch, store.epoch)],
             onReject: { code in httpMetrics.reject(reason: code) })
         serverHandle.set(server)

@@ -20,17 +20,35 @@ struct WatchRoutes: Sendable {
     static let retryMilliseconds = 3000
     /// Most events written in one chunk when a watcher has several queued.
     static let batch = 64
+    /// Answers and counts refusals of watches the grant does not allow.
+    let denials: AccessDenials
+
+    /// What each route needs from the request's `AccessGrant`, by `"METHOD template"`.
+    static let access: [String: RouteAccess] = [
+        "GET /services/{name}/watch": .readService,
+        "GET /watch": .anyToken,
+    ]
 
     func install(in router: inout Router) {
         router.add("GET", "/services/{name}/watch") { request in
-            watch(request, scope: .services([request.pathParameters["name"]!]))
+            if let invalid = RegistryRoutes.invalidName(request) { return problem(invalid) }
+            return watch(request, scope: .services([request.pathParameters["name"]!]))
         }
         router.add("GET", "/watch") { request in
             let names = request.queryItems.filter { $0.name == "service" }.map(\.value)
             for name in names where !RegistrationRequest.isValidServiceName(name) {
                 return problem(.badRequest("invalid_query", "service must be a valid service name", field: "service"))
             }
-            return watch(request, scope: names.isEmpty ? .all : .services(Set(names)))
+            let grant = AccessGrant.current
+            // Named services must each be readable; without names, the watch follows what the grant may read.
+            for name in names where !grant.canRead(name) {
+                return denials.forbidden(request, detail: "may not read service \"\(name)\"")
+            }
+            let scope: WatchScope =
+                if !names.isEmpty { .services(Set(names)) }
+                else if grant.read == .everything { .all }
+                else { .matching(grant.read) }
+            return watch(request, scope: scope)
         }
     }
 

@@ -6,11 +6,14 @@ import Synchronization
 public enum WatchScope: Sendable, Equatable {
     case all
     case services(Set<String>)
+    /// Every service the patterns match: a watch of everything a token may read.
+    case matching(ServicePatterns)
 
     func contains(_ service: String) -> Bool {
         switch self {
         case .all: true
         case .services(let names): names.contains(service)
+        case .matching(let patterns): patterns.matches(service)
         }
     }
 }
@@ -225,7 +228,7 @@ struct WatcherSet: Sendable {
 
     mutating func add(_ subscription: WatchSubscription) {
         switch subscription.scope {
-        case .all: everything[subscription.id] = subscription
+        case .all, .matching: everything[subscription.id] = subscription
         case .services(let names): for name in names { byService[name, default: [:]][subscription.id] = subscription }
         }
         count += 1
@@ -233,7 +236,7 @@ struct WatcherSet: Sendable {
 
     mutating func remove(_ subscription: WatchSubscription) {
         switch subscription.scope {
-        case .all:
+        case .all, .matching:
             guard everything.removeValue(forKey: subscription.id) != nil else { return }
         case .services(let names):
             var removed = false
@@ -254,7 +257,7 @@ struct WatcherSet: Sendable {
             if !accepted { overflowed.append(subscription) }
             if needsWake { toWake.append(subscription) }
         }
-        for subscription in everything.values { one(subscription) }
+        for subscription in everything.values where subscription.scope.contains(change.instance.service) { one(subscription) }
         if let scoped = byService[change.instance.service] {
             for subscription in scoped.values { one(subscription) }
         }

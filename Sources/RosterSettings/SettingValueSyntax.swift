@@ -185,4 +185,22 @@ public enum SettingValueSyntax {
     public static func quoted(_ text: some StringProtocol) -> String {
         "\"\(text)\""
     }
+
+    /// A comma-separated list of absolute paths (`/healthz,/readyz`); empty text is an empty list.
+    /// - Throws: `SettingValueError` for an item that is not `/` followed by visible ASCII without `?` or `#`.
+    public static func parsePathList(_ text: String) throws(SettingValueError) -> [String] {
+        let trimmed = trimmingWhitespace(text)
+        guard !trimmed.isEmpty else { return [] }
+        var paths: [String] = []
+        for item in trimmed.split(separator: ",", omittingEmptySubsequences: false) {
+            let path = String(trimmingWhitespace(item))
+            guard path.hasPrefix("/"),
+                  path.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "?") && $0 != UInt8(ascii: "#") })
+            else {
+                throw SettingValueError("expected paths like /healthz separated by commas, got \(quoted(path))")
+            }
+            if !paths.contains(path) { paths.append(path) }
+        }
+        return paths
+    }
 }

@@ -307,7 +307,7 @@ public enum ConfigFile {
     /// Reads the whole file at `path`, or returns `nil` if nothing is there.
     /// - Throws: `SettingValueError` with the system's reason (`Permission denied`, `Is a directory`), or for
     ///   a file larger than `maximumConfigFileSize`.
-    static func readFile(atPath path: String) throws(SettingValueError) -> [UInt8]? {
+    public static func readFile(atPath path: String) throws(SettingValueError) -> [UInt8]? {
         let descriptor = open(path, O_RDONLY | O_CLOEXEC)
         if descriptor < 0 {
             if errno == ENOENT { return nil }

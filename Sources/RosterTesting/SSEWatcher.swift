@@ -8,11 +8,13 @@ public actor SSEWatcher {
     public private(set) var head: RawHTTPResponse?
     public private(set) var ended = false
 
-    /// Connects and sends `GET path` with an optional `Last-Event-ID`; `readHead()` reads the response head.
-    public init(port: UInt16, path: String, lastEventID: String? = nil) async throws {
+    /// Connects and sends `GET path` with an optional `Last-Event-ID` and extra header fields
+    /// (e.g. `Authorization`); `readHead()` reads the response head.
+    public init(port: UInt16, path: String, lastEventID: String? = nil, headers: [(String, String)] = []) async throws {
         connection = try await RawHTTPConnection(port: port)
         var request = "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n"
         if let lastEventID { request += "Last-Event-ID: \(lastEventID)\r\n" }
+        for (name, value) in headers { request += "\(name): \(value)\r\n" }
         try await connection.send(request + "\r\n")
     }
 

@@ -9,7 +9,7 @@ struct Roster: AsyncParsableCommand {
         version: RosterVersion.current,
         subcommands: [
             Serve.self, Register.self, Deregister.self, Heartbeat.self, Services.self, Instances.self, Health.self,
-            Watch.self, Config.self, Ready.self,
+            Watch.self, Config.self, Ready.self, ACL.self,
         ],
         defaultSubcommand: nil
     )

@@ -63,6 +63,10 @@ struct Serve: AsyncParsableCommand {
     var watchQueueSize: String?
     @Option(name: .customLong("metrics-max-services"), parsing: .unconditional, help: "Services with their own label in /metrics. Default 1000.")
     var metricsMaxServices: String?
+    @Option(name: .customLong("acl-file"), parsing: .unconditional, help: "ACL file (YAML) of bearer tokens; turns access control on. Default off.")
+    var aclFile: String?
+    @Option(name: .customLong("acl-open-paths"), parsing: .unconditional, help: "Paths served without a token under access control. Default /healthz,/readyz.")
+    var aclOpenPaths: String?
     @Option(name: .customLong("log-level"), parsing: .unconditional, help: "trace, debug, info, notice, warning, error or critical. Default info.")
     var logLevel: String?
     @Option(name: .customLong("log-format"), parsing: .unconditional, help: "text or json. Default text.")
@@ -85,6 +89,7 @@ struct Serve: AsyncParsableCommand {
             ("allow_foreign_health_urls", allowForeignHealthURLs),
             ("watch.history", watchHistory), ("watch.keepalive", watchKeepalive), ("watch.queue_size", watchQueueSize),
             ("metrics.max_services", metricsMaxServices),
+            ("acl_file", aclFile), ("acl_open_paths", aclOpenPaths),
             ("log_level", logLevel), ("log_format", logFormat), ("access_log", accessLog),
         ]
         return Dictionary(uniqueKeysWithValues: pairs.compactMap { key, value in value.map { (key, $0) } })
@@ -106,6 +111,10 @@ struct Serve: AsyncParsableCommand {
         let application: RosterApplication
         do {
             application = try RosterApplication(settings: settings, logger: logger)
+        } catch let error as AccessControlFileError {
+            let problem = SettingsError(key: "acl_file", source: loaded.sources["acl_file"] ?? .defaultValue, message: error.description)
+            printError("roster: \(problem.description)")
+            throw ExitCode(2)
         } catch {
             printError("roster: \(error)")
             throw ExitCode(1)
@@ -118,10 +127,13 @@ struct Serve: AsyncParsableCommand {
         let startMetadata = metadata
         let escalation = SecondSignalExit(logger: logger)
         await escalation.install()
+        let tokens = application.accessControl?.tokens.count
         try await application.run {
             logger.notice("roster listening", metadata: startMetadata)
-            if !["127.0.0.1", "::1", "localhost"].contains(listen.host) {
-                logger.warning("listening on a non-loopback address without access control", metadata: ["listen": "\(listen)"])
+            if let tokens {
+                logger.notice("access control on", metadata: ["acl.tokens": "\(tokens)", "acl.open_paths": "\(settings.aclOpenPaths.joined(separator: ","))"])
+            } else if !listen.isLoopback {
+                logger.warning("listening on a non-loopback address without access control; set acl_file", metadata: ["listen": "\(listen)"])
             }
         }
         logger.info("roster stopped")

@@ -69,9 +69,14 @@ func closedPort() throws -> UInt16 {
             } catch {
                 #expect(error.status == 404 && error.code == "instance_not_found")
             }
-            // A name with URL syntax in it stays one path segment: it names no service, so nothing is listed.
+            // A name with URL syntax in it stays one path segment: the server refuses it as an invalid
+            // service name (400 invalid_path) instead of listing x.
             _ = try await client.registerOnce(Registration(service: "x", host: "127.0.0.1", port: 9001))
-            #expect(try await client.instances(of: "web/../x?y=1").instances.isEmpty)
+            await #expect {
+                _ = try await client.instances(of: "web/../x?y=1")
+            } throws: { error in
+                (error as? RosterClientError)?.code == "invalid_path"
+            }
             #expect(try await client.instances(of: "x").instances.count == 1)
         }
     }

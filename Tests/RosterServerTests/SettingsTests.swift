@@ -84,6 +84,8 @@ private func nestedJSON(_ name: String, _ value: String) -> String {
         ("watch.keepalive", "--watch-keepalive", "ROSTER_WATCH_KEEPALIVE", "15s"),
         ("watch.queue_size", "--watch-queue-size", "ROSTER_WATCH_QUEUE_SIZE", "1024"),
         ("metrics.max_services", "--metrics-max-services", "ROSTER_METRICS_MAX_SERVICES", "1000"),
+        ("acl_file", "--acl-file", "ROSTER_ACL_FILE", ""),
+        ("acl_open_paths", "--acl-open-paths", "ROSTER_ACL_OPEN_PATHS", "/healthz,/readyz"),
         ("log_level", "--log-level", "ROSTER_LOG_LEVEL", "info"),
         ("log_format", "--log-format", "ROSTER_LOG_FORMAT", "text"),
         ("access_log", "--access-log", "ROSTER_ACCESS_LOG", "false"),
@@ -150,6 +152,8 @@ private func nestedJSON(_ name: String, _ value: String) -> String {
         ("watch.keepalive", "30s", "30s"),
         ("watch.queue_size", "64", "64"),
         ("metrics.max_services", "10", "10"),
+        ("acl_file", "/etc/roster/acl.yaml", "/etc/roster/acl.yaml"),
+        ("acl_open_paths", "/healthz, /metrics", "/healthz,/metrics"),
         ("log_level", "debug", "debug"),
         ("log_format", "json", "json"),
         ("access_log", "on", "true"),
@@ -681,6 +685,21 @@ private func nestedJSON(_ name: String, _ value: String) -> String {
         #expect(throws: SettingsError.self) {
             try ServerSettings.load(flags: [:], environment: ["ROSTER_HEALTH_INTERVAL": "2s"], configFile: nil)
         }
+    }
+
+    @Test(arguments: [
+        ("", [String]()), ("/healthz", ["/healthz"]), (" /a , /b,/a ", ["/a", "/b"]),
+    ])
+    func `open paths are a comma-separated list`(text: String, paths: [String]) throws {
+        let (settings, _) = try ServerSettings.load(flags: ["acl_open_paths": text], environment: [:], configFile: nil)
+        #expect(settings.aclOpenPaths == paths)
+    }
+
+    @Test(arguments: ["healthz", "/a,,/b", "/a?b", "/a b"])
+    func `open paths must be absolute paths`(text: String) {
+        let error = loadError(environment: ["ROSTER_ACL_OPEN_PATHS": text])
+        #expect(error?.key == "acl_open_paths")
+        #expect(error?.source == .environment("ROSTER_ACL_OPEN_PATHS"))
     }
 
     @Test func `JSON booleans are not numbers`() throws {

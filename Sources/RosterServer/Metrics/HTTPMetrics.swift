@@ -9,6 +9,8 @@ struct HTTPMetrics: Sendable {
     let durations: TimerFamily
     let rejected: CounterFamily
     let openConnections: GaugeFamily
+    /// Moved by `AccessDenials` for every request access control refuses.
+    let accessDenied: CounterFamily
 
     /// Methods that get their own `method` label; any other token is counted as `other`.
     static let knownMethods: Set<String> = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]
@@ -20,6 +22,7 @@ struct HTTPMetrics: Sendable {
         durations = TimerFamily(MetricCatalog.httpRequestDuration, factory: factory)
         rejected = CounterFamily(MetricCatalog.httpRejectedRequests, factory: factory)
         openConnections = GaugeFamily(MetricCatalog.httpOpenConnections, factory: factory)
+        accessDenied = CounterFamily(MetricCatalog.accessDenied, factory: factory)
     }
 
     /// Counts one answered request under its route template, never its raw path.

@@ -85,6 +85,10 @@ public enum MetricCatalog {
         "roster_http_rejected_requests_total", .counter,
         "Requests and connections the HTTP server refused before routing, by reason (bad_request, request_timeout, body_too_large, too_many_connections, ...).",
         labels: ["reason"])
+    public static let accessDenied = MetricDefinition(
+        "roster_access_denied_total", .counter,
+        "Requests refused by access control, by reason (missing_token, malformed_token, unknown_token, forbidden).",
+        labels: ["reason"])
 
     /// Every metric, in the README's order.
     public static let all: [MetricDefinition] = [
@@ -92,6 +96,7 @@ public enum MetricCatalog {
         probes, probeDuration,
         watchers, watchEvents, droppedWatchers,
         httpRequests, httpRequestDuration, httpOpenConnections, httpRejectedRequests,
+        accessDenied,
     ]
 
     static let byName: [String: MetricDefinition] = Dictionary(uniqueKeysWithValues: all.map { ($0.name, $0) })

@@ -235,6 +235,24 @@ extension ServerSettings {
             "Services given their own service label in /metrics; later services are counted under _other.",
             \.metrics.maxServices, isByteSize: false),
         SettingDefinition(
+            "acl_file",
+            "ACL file (YAML) of tokens and their rights; turns access control on. Empty: off.",
+            apply: { settings, text throws(SettingValueError) in
+                let path = SettingValueSyntax.trimmingWhitespace(text)
+                guard !path.utf8.contains(0) else { throw SettingValueError("a path cannot contain a NUL byte") }
+                settings.aclFile = String(path)
+            },
+            format: { $0.aclFile }
+        ),
+        SettingDefinition(
+            "acl_open_paths",
+            "Paths served without a token when access control is on, comma-separated; empty for none.",
+            apply: { settings, text throws(SettingValueError) in
+                settings.aclOpenPaths = try SettingValueSyntax.parsePathList(text)
+            },
+            format: { $0.aclOpenPaths.joined(separator: ",") }
+        ),
+        SettingDefinition(
             "log_level",
             "Least severe level logged: trace, debug, info, notice, warning, error or critical.",
             apply: { settings, text throws(SettingValueError) in

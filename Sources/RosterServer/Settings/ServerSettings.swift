@@ -30,6 +30,11 @@ public struct ServerSettings: Sendable, Equatable {
     public var accessLog = false
     /// Bounds of the `/metrics` output. Keys `metrics.*`.
     public var metrics: MetricsSettings = .init()
+    /// Path of the ACL file (YAML) that turns access control on; empty: off. Read once at startup.
+    /// Key `acl_file`.
+    public var aclFile = ""
+    /// Paths answered without a token when access control is on, e.g. `/healthz`. Key `acl_open_paths`.
+    public var aclOpenPaths: [String] = ["/healthz", "/readyz"]
 
     /// Creates settings holding every default.
     public init() {}
@@ -95,5 +100,12 @@ public struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
     /// `HOST:PORT`, with brackets around an IPv6 host: `127.0.0.1:8700`, `[::]:8700`.
     public var description: String {
         host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+    }
+}
+
+extension ListenAddress {
+    /// Whether only this machine can connect: `localhost`, 127.0.0.0/8 or `::1`.
+    public var isLoopback: Bool {
+        host == "localhost" || host == "::1" || host.hasPrefix("127.")
     }
 }
