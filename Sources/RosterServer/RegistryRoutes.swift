@@ -109,8 +109,12 @@ struct RegistryRoutes: Sendable {
             default: return problem(.badRequest("invalid_query", "include_unhealthy must be true or false", field: "include_unhealthy"))
             }
         }
-        let (instances, index) = store.instances(of: name, includeUnhealthy: includeUnhealthy)
-        return json(.ok, .array(instances.map(\.json)), index: index)
+        let (body, index) = store.lookupBody(of: name, includeUnhealthy: includeUnhealthy) { instances in
+            JSONWriter.bytes(.array(instances.map(\.json)))
+        }
+        var response = HTTPResponse(status: .ok, headers: ["Content-Type": "application/json"], body: .bytes(body))
+        decorate(&response, index: index)
+        return response
     }
 
     private func health(_ request: HTTPRequest) -> HTTPResponse {

@@ -28,6 +28,8 @@ public final class RegistryStore: Sendable {
     }
 
     private let state: Mutex<State>
+    /// Lookup bodies by service and filter, each with the index it was made at (see `lookupBody`).
+    private let lookupCache = Mutex<[LookupKey: (index: UInt64, body: [UInt8])]>([:])
     let clock: any RosterClock
     let logger: Logger
     /// Identifies this run of the registry (`Roster-Epoch`); indexes restart with the process.
@@ -190,6 +192,40 @@ public final class RegistryStore: Sendable {
     public func instances(of service: String, includeUnhealthy: Bool = false) -> ([Instance], UInt64) {
         transaction { r, now, _ in ((r.instances(of: service, now: now, includeUnhealthy: includeUnhealthy), r.index), []) }
     }
+
+    /// The body of a lookup, `encode(instances)`, with the current index, served from a cache while the
+    /// index has not moved.
+    ///
+    /// Every change that could alter a lookup (register, deregister, expiry, health change) takes an index,
+    /// and renewals change nothing a lookup shows, so a body made at index k is exact as long as the index is
+    /// still k. Expiries due now are applied first, as for every read. The cache holds at most
+    /// `lookupCacheLimit` bodies and is emptied when full.
+    /// - Complexity: O(1) on a hit; on a miss, as `instances(of:)` plus encoding (outside the lock).
+    public func lookupBody(
+        of service: String, includeUnhealthy: Bool, encode: ([Instance]) -> [UInt8]
+    ) -> ([UInt8], UInt64) {
+        let key = LookupKey(service: service, includeUnhealthy: includeUnhealthy)
+        let (cached, instances, index): ([UInt8]?, [Instance], UInt64) = transaction { r, now, _ in
+            let index = r.index
+            if let hit = lookupCache.withLock({ $0[key] }), hit.index == index { return ((hit.body, [], index), []) }
+            return ((nil, r.instances(of: service, now: now, includeUnhealthy: includeUnhealthy), index), [])
+        }
+        if let cached { return (cached, index) }
+        let body = encode(instances)
+        lookupCache.withLock { cache in
+            if cache.count >= Self.lookupCacheLimit { cache.removeAll(keepingCapacity: true) }
+            cache[key] = (index, body)
+        }
+        return (body, index)
+    }
+
+    struct LookupKey: Hashable {
+        var service: String
+        var includeUnhealthy: Bool
+    }
+
+    /// Most lookup bodies kept by `lookupBody`.
+    static let lookupCacheLimit = 1_024
 
     /// Applies a probe result; returns the health change, if the status changed.
     @discardableResult

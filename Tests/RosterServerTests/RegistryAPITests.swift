@@ -221,6 +221,33 @@ private let registrationBody = #"{"name":"web","host":"10.0.0.5","port":8080,"me
     }
 }
 
+@Suite(.timeLimit(.minutes(2))) struct LookupCacheTests {
+    @Test func `repeated lookups are served from the cache and follow every change`() async throws {
+        try await withRosterServer { app in
+            let client = try await RawHTTPConnection(port: app.port)
+            func ids(_ path: String = "/services/web") async throws -> [String] {
+                try await client.request("GET", path).json?.arrayValue?.compactMap { $0["id"]?.stringValue } ?? []
+            }
+            let a = try #require(try await client.request(
+                "POST", "/services", body: #"{"name":"web","host":"10.0.0.1","port":1,"ttl":60}"#).json?["id"]?.stringValue)
+            let first = try await client.request("GET", "/services/web")
+            let again = try await client.request("GET", "/services/web")
+            #expect(first.body == again.body && first.header("Roster-Index") == "1")
+            // A heartbeat is no change: same body, same index.
+            #expect(try await client.request("PUT", "/services/web/\(a)/heartbeat").status == 200)
+            #expect(try await client.request("GET", "/services/web").body == first.body)
+            let b = try #require(try await client.request(
+                "POST", "/services", body: #"{"name":"web","host":"10.0.0.2","port":1,"ttl":60}"#).json?["id"]?.stringValue)
+            #expect(Set(try await ids()) == [a, b])
+            #expect(Set(try await ids("/services/web?include_unhealthy=true")) == [a, b])
+            #expect(try await client.request("DELETE", "/services/web/\(a)").status == 204)
+            #expect(try await ids() == [b])
+            #expect(try await ids("/services/web?include_unhealthy=true") == [b])
+            #expect(try await ids("/services/other") == [])
+        }
+    }
+}
+
 @Suite(.timeLimit(.minutes(2))) struct RegistrationValidationTests {
     static let cases: [(body: String, code: String, field: String?)] = [
         (#"{"name":"web","host":"10.0.0.5","port":70000}"#, "invalid_field", "port"),
