@@ -78,8 +78,10 @@ import Testing
                 #expect(error.reason == "timeout")
             }
             let elapsed = ContinuousClock.now - start
+            // Well under the 5 s bound on an idle machine (the print shows by how much); the bound leaves room
+            // for a loaded CI machine without letting a missing timeout pass (the server never answers).
             #expect(elapsed >= .seconds(1))
-            #expect(elapsed < .seconds(2))
+            #expect(elapsed < .seconds(5))
             print("silent server: timed out \(elapsed - .seconds(1)) after the 1 s timeout")
         }
     }
@@ -91,7 +93,8 @@ import Testing
                 try await client.perform(CurlRequest(url: "http://127.0.0.1:\(port)/", timeout: .seconds(1)))
             }
             let elapsed = ContinuousClock.now - start
-            #expect(elapsed >= .seconds(1) && elapsed < .seconds(2))
+            // The trickle never ends: only the whole-transfer timeout can stop it.
+            #expect(elapsed >= .seconds(1) && elapsed < .seconds(5))
             print("trickling server: timed out \(elapsed - .seconds(1)) after the 1 s timeout")
         }
     }
