@@ -31,6 +31,9 @@ public struct SSEParser: Sendable {
     public private(set) var retry: Int?
     /// Comments seen so far (without the colon), for keepalive detection.
     public private(set) var commentCount = 0
+    /// Bytes held for the event being read: its unfinished line and its `data` lines so far. A reader
+    /// compares it with a limit of its own, since the spec sets none (a peer could send one endless line).
+    public private(set) var bufferedByteCount = 0
 
     public init() {}
 
@@ -56,6 +59,7 @@ public struct SSEParser: Sendable {
                 if let event = endLine() { events.append(event) }
             default:
                 lineBuffer.append(byte)
+                bufferedByteCount += 1
             }
         }
         return events
@@ -64,6 +68,7 @@ public struct SSEParser: Sendable {
     private mutating func endLine() -> SSEEvent? {
         var bytes = lineBuffer[...]
         lineBuffer.removeAll(keepingCapacity: true)
+        bufferedByteCount = dataLines.reduce(0) { $0 + $1.utf8.count }
         if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { bytes = bytes.dropFirst(3) }
         let line = String(decoding: bytes, as: UTF8.self)
         if line.isEmpty { return dispatch() }
@@ -85,6 +90,7 @@ public struct SSEParser: Sendable {
         case "event": eventType = String(value)
         case "data":
             dataLines.append(String(value))
+            bufferedByteCount += value.utf8.count
             hasData = true
         case "id":
             if !value.contains("\u{0}") { lastEventID = String(value) }
@@ -101,6 +107,7 @@ public struct SSEParser: Sendable {
             eventType = ""
             dataLines = []
             hasData = false
+            bufferedByteCount = 0
         }
         guard hasData else { return nil }
         return SSEEvent(type: eventType.isEmpty ? "message" : eventType, data: dataLines.joined(separator: "\n"), lastEventID: lastEventID)

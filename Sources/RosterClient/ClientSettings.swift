@@ -43,7 +43,7 @@ public struct RegistryAddress: Sendable, Hashable, CustomStringConvertible {
         }
         if rest.hasSuffix("/") { rest = rest.dropLast() }
         guard !rest.isEmpty else { throw SettingValueError("missing host, got \(given)") }
-        for character in rest where "/?#@ \t".contains(character) {
+        for character in rest where "/?#@".contains(character) || character.unicodeScalars.contains(where: { $0.value <= 0x20 || $0.value == 0x7F }) {
             throw SettingValueError(
                 "a registry address is scheme, host and port only (no path, query or user info), got \(given)")
         }
@@ -52,6 +52,10 @@ public struct RegistryAddress: Sendable, Hashable, CustomStringConvertible {
         if rest.hasPrefix("[") {
             guard let close = rest.firstIndex(of: "]") else { throw SettingValueError("missing \"]\" in \(given)") }
             host = rest[...close]
+            var address = in6_addr()
+            guard String(rest[rest.index(after: rest.startIndex)..<close]).withCString({ inet_pton(AF_INET6, $0, &address) }) == 1 else {
+                throw SettingValueError("not an IPv6 address in brackets: \(given)")
+            }
             let after = rest[rest.index(after: close)...]
             guard after.isEmpty || after.hasPrefix(":") else { throw SettingValueError("expected [IPV6]:PORT, got \(given)") }
             port = after.isEmpty ? nil : after.dropFirst()

@@ -243,7 +243,12 @@ final class WatchDriver {
                 }
                 guard case .body(let bytes) = chunk else { continue }
                 cache.heardFromRegistry()
-                for event in parser.feed(bytes) {
+                let events = parser.feed(bytes)
+                if parser.bufferedByteCount > Self.maxEventBytes {
+                    disconnected(reason: "an event longer than \(Self.maxEventBytes) bytes")
+                    continue
+                }
+                for event in events {
                     guard let decoded = try WatchEvent.decode(type: event.type, data: event.data) else { continue }
                     cache.apply(decoded, eventID: event.lastEventID)
                     pending.append(decoded)
@@ -257,6 +262,9 @@ final class WatchDriver {
             }
         }
     }
+
+    /// Most bytes one event may take before the stream counts as broken (a snapshot of ~100,000 instances).
+    static let maxEventBytes = 64 << 20
 
     private func disconnected(reason: String) {
         body = nil
@@ -296,8 +304,13 @@ final class WatchDriver {
                 cache.markConnected(true)
                 return
             }
+            // The problem body, but no more than 64 KiB and no longer than 2 s (a trickling body must not
+            // hold the watch); nothing arriving at all is bounded by the idle timeout.
             var bytes: [UInt8] = []
-            while bytes.count < 65_536, case .body(let chunk)? = try? await iterator.next() { bytes += chunk }
+            let deadline = ContinuousClock.now + .seconds(2)
+            while bytes.count < 65_536, ContinuousClock.now < deadline, case .body(let chunk)? = try? await iterator.next() {
+                bytes += chunk
+            }
             let problem = RosterClient.problem(status: status, body: bytes)
             if status == 429 || status >= 500 {
                 attempts.append("\(address.url) (\(status))")

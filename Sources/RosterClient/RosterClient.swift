@@ -143,11 +143,19 @@ public final class RosterClient: Sendable {
     /// - Throws: `.problem` for a status of 400 or more; `.unreachable` if every address failed below HTTP.
     func send(_ method: String, _ path: String, body: [UInt8]? = nil) async throws(RosterClientError) -> CurlResponse {
         let (response, _) = try await exchange { base in
-            CurlRequest(method: method, url: base + path, headers: self.headers(json: body != nil), body: body, timeout: self.requestTimeout)
+            CurlRequest(
+                method: method, url: base + path, headers: self.headers(json: body != nil), body: body,
+                timeout: self.requestTimeout, maxBodyBytes: Self.maxResponseBytes)
         }
         guard response.status < 400 else { throw Self.problem(status: response.status, body: response.body) }
+        guard !response.truncated else {
+            throw .decoding("the response is larger than \(Self.maxResponseBytes) bytes")
+        }
         return response
     }
+
+    /// Most bytes of a response body read (a lookup of ~250,000 instances); more is a `.decoding` error.
+    static let maxResponseBytes = 64 << 20
 
     /// Header fields of every request: the token and, with a body, its type.
     func headers(json: Bool) -> [(name: String, value: String)] {
@@ -211,6 +219,8 @@ public final class RosterClient: Sendable {
     /// A path segment with every byte outside RFC 3986's unreserved set percent-encoded, so that a name can
     /// never add a segment or a query.
     func segment(_ text: String) -> String {
+        // `.` and `..` would be removed as dot-segments (RFC 3986 §5.2.4): send them encoded.
+        if text == "." || text == ".." { return String(repeating: "%2E", count: text.count) }
         var out = ""
         for byte in text.utf8 {
             let scalar = Unicode.Scalar(byte)

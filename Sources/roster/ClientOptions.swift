@@ -68,9 +68,13 @@ enum ClientExit {
     static let refused: Int32 = 1
     static let unreachable: Int32 = 3
 
-    /// Prints the error as `roster: …` on stderr and returns the exit code for it.
+    /// Prints the error as `roster: …` on stderr (control characters from the registry shown escaped) and
+    /// returns the exit code for it.
     static func report(_ error: RosterClientError) -> ExitCode {
-        printError("roster: \(error.description)")
+        let text = error.description.unicodeScalars.map { scalar in
+            scalar.properties.generalCategory == .control ? scalar.escaped(asASCII: true) : String(scalar)
+        }.joined()
+        printError("roster: \(text)")
         switch error {
         case .unreachable: return ExitCode(unreachable)
         case .problem, .decoding: return ExitCode(refused)

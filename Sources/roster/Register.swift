@@ -34,7 +34,9 @@ struct Register: AsyncParsableCommand {
             guard let eq = pair.firstIndex(of: "="), eq != pair.startIndex else {
                 throw ValidationError("--meta takes KEY=VALUE, got \"\(pair)\"")
             }
-            metadata[String(pair[..<eq])] = String(pair[pair.index(after: eq)...])
+            let key = String(pair[..<eq])
+            guard metadata[key] == nil else { throw ValidationError("--meta \(key) is given twice") }
+            metadata[key] = String(pair[pair.index(after: eq)...])
         }
         func duration(_ text: String?, _ flag: String) throws -> Duration? {
             guard let text else { return nil }

@@ -52,4 +52,14 @@ import Testing
         #expect(parse("data:  two spaces\n\n").events.first?.data == " two spaces")
         #expect(parse("data:none\n\n").events.first?.data == "none")
     }
+
+    @Test func `buffered bytes count the open line and the data so far, and drop at dispatch`() {
+        var parser = SSEParser()
+        _ = parser.feed(Array("data: abc\ndata: de".utf8))
+        #expect(parser.bufferedByteCount == 3 + "data: de".utf8.count)
+        _ = parser.feed(Array("\n".utf8))
+        #expect(parser.bufferedByteCount == 5)
+        #expect(parser.feed(Array("\n".utf8)).map(\.data) == ["abc\nde"])
+        #expect(parser.bufferedByteCount == 0)
+    }
 }

@@ -30,6 +30,8 @@ import Testing
         ("host", "expected http://HOST:PORT"),
         ("http://::1:8700", "IPv6 address needs brackets"),
         ("http://", "missing host"),
+        ("http://[]:80", "not an IPv6 address"),
+        ("http://a\r\nb:80", "no path"),
     ])
     func `bad addresses are refused with a reason`(text: String, reason: String) {
         #expect(throws: SettingValueError.self) { try RegistryAddress(parsing: text) }

@@ -78,6 +78,17 @@ func closedPort() throws -> UInt16 {
                 (error as? RosterClientError)?.code == "invalid_path"
             }
             #expect(try await client.instances(of: "x").instances.count == 1)
+            // `.` and `..` are sent encoded, never as dot-segments that would change the path.
+            for name in [".", ".."] {
+                do throws(RosterClientError) {
+                    _ = try await client.instances(of: name)
+                    Issue.record("\(name) was looked up")
+                } catch {
+                    #expect(error.status == 400, "\(error)")
+                }
+                var iterator = client.watch(service: name).makeAsyncIterator()
+                await #expect(throws: RosterClientError.self) { _ = try await iterator.next() }
+            }
         }
     }
 

@@ -5,15 +5,15 @@ import RosterCore
 /// The registry rules on their own (no I/O, no locks): time and allocations per operation.
 let benchmarks: @Sendable () -> Void = {
     Benchmark.defaultConfiguration = .init(
-        metrics: [.wallClock, .throughput, .mallocCountTotal],
+        metrics: [.wallClock, .mallocCountTotal],
         timeUnits: .nanoseconds,
         warmupIterations: 3,
         scalingFactor: .kilo,
         maxDuration: .seconds(3),
         maxIterations: 1_000,
         thresholds: [
-            .wallClock: .init(relative: [.p50: 25, .p90: 35]),
-            .mallocCountTotal: .init(relative: [.p50: 5], absolute: [.p50: 2]),
+            .wallClock: .init(relative: [.p50: 25, .p90: 50]),
+            .mallocCountTotal: .init(relative: [.p50: 5, .p90: 5], absolute: [.p50: 2, .p90: 2]),
         ]
     )
     let start = ContinuousClock.now
@@ -38,7 +38,7 @@ let benchmarks: @Sendable () -> Void = {
     }
 
     // 1,000 registrations per sample (scaling factor kilo) into a registry that already holds 10,000.
-    Benchmark("register (into 10k)") { benchmark in
+    Benchmark("register_into_10k") { benchmark in
         var registry = CoreState.tenThousand
         let ids = (0..<benchmark.scaledIterations.count).map { _ in UUID() }
         let registrations = (0..<ids.count).map { registration("new", $0) }
@@ -50,7 +50,7 @@ let benchmarks: @Sendable () -> Void = {
         (CoreState.tenThousand, CoreState.tenThousandIDs) = populated(10_000)
     }
 
-    Benchmark("renew (of 10k)") { benchmark in
+    Benchmark("renew_of_10k") { benchmark in
         var registry = CoreState.tenThousand
         let ids = CoreState.tenThousandIDs
         benchmark.startMeasurement()
@@ -61,7 +61,7 @@ let benchmarks: @Sendable () -> Void = {
         (CoreState.tenThousand, CoreState.tenThousandIDs) = populated(10_000)
     }
 
-    Benchmark("lookup 100-instance service") { benchmark in
+    Benchmark("lookup_100-instance_service") { benchmark in
         let registry = CoreState.tenThousand
         benchmark.startMeasurement()
         for _ in benchmark.scaledIterations {
@@ -77,7 +77,7 @@ let benchmarks: @Sendable () -> Void = {
     // and among 1,000,000 live leases. One sweep per sample; the 1,000 are registered again (unmeasured).
     for live in [10_000, 1_000_000] {
         Benchmark(
-            "sweep 1k expired among \(live / 1000)k live",
+            "sweep_1k_expired_among_\(live / 1000)k_live",
             configuration: .init(scalingFactor: .one, maxDuration: .seconds(5), maxIterations: 50)
         ) { benchmark in
             let now = start + .seconds(2)
