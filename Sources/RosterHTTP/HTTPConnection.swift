@@ -234,9 +234,18 @@ struct HTTPConnection {
         return true
     }
 
+    /// Writes in pieces of 256 KiB, renewing the write deadline after each, so that the deadline bounds a
+    /// stall (no progress for `idle_timeout`), not the time a slow but steady reader needs for a large body.
     private func write(_ bytes: [UInt8]) async -> Bool {
+        let piece = 256 * 1024
+        var offset = 0
         do {
-            try await socket.write(Data(bytes))
+            while offset < bytes.count {
+                let end = min(bytes.count, offset + piece)
+                if offset > 0 { _ = context.enter(.writing, deadline: .now + configuration.idleTimeout) }
+                try await socket.write(Data(bytes[offset..<end]))
+                offset = end
+            }
             return true
         } catch {
             return false
