@@ -1,7 +1,8 @@
 -- wrk: POST /services with a distinct host:port per request (thread id × counter), TTL 600 s.
+-- `thread_id` is a global each thread gets from setup(); a local of that name would hide it.
 local counter = 0
-local thread_id = 0
 local next_id = 0
+thread_id = 0
 function setup(thread)
   thread:set("thread_id", next_id)
   next_id = next_id + 1

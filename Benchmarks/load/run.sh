@@ -36,7 +36,9 @@ done
 base="http://127.0.0.1:$roster_port"
 for i in $(seq 1 1000); do
     printf '{"name":"beat","host":"10.1.%d.%d","port":8080,"ttl":3600}' $((i / 250)) $((i % 250)) |
-        curl -fs -X POST -H 'Content-Type: application/json' --data-binary @- "$base/services" | sed 's/.*"id":"\([^"]*\)".*/\1/'
+        curl -fs -X POST -H 'Content-Type: application/json' --data-binary @- "$base/services" |
+        sed 's/.*"id":"\([^"]*\)".*/\1/'
+    echo  # the body has no final newline
 done >"$work/ids.txt"
 printf '{"name":"one","host":"10.2.0.1","port":8080,"ttl":3600}' | curl -fs -X POST --data-binary @- "$base/services" >/dev/null
 for i in $(seq 1 100); do
@@ -60,7 +62,8 @@ echo "wrk -t2 -c64 -d${duration}s on $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ)
 printf '| %-28s | %10s | %8s | %8s |\n' "target" "req/s" "p50" "p99"
 run "nginx constant 200" "http://127.0.0.1:$nginx_port/"
 run "roster register" -s "$here/register.lua" "$base"
-ROSTER_IDS="$work/ids.txt" run "roster heartbeat" -s "$here/heartbeat.lua" "$base"
+export ROSTER_IDS="$work/ids.txt"
+run "roster heartbeat" -s "$here/heartbeat.lua" "$base"
 run "roster lookup, 1 instance" "$base/services/one"
 run "roster lookup, 100 instances" "$base/services/hundred"
 run "nginx constant 200 (again)" "http://127.0.0.1:$nginx_port/"

@@ -16,7 +16,11 @@ struct Config: AsyncParsableCommand {
     func run() async throws {
         let (settings, sources, configFile) = try client.load()
         ClientLog.bootstrap(level: .error)
-        printLine("config file: \(configFile.map { "\($0.path) (\($0.source))" } ?? "none")")
+        let fileSource: (ConfigFileLocation) -> String = { location in
+            if case .file = location.source { return "found in a default location" }
+            return "\(location.source)"
+        }
+        printLine("config file: \(configFile.map { "\($0.path) (\(fileSource($0)))" } ?? "none")")
         printLine("registry:    \(settings.registry.map(\.url).joined(separator: ",")) (\(sources["registry"] ?? .defaultValue))")
         printLine("token:       \(settings.token == nil ? "not set" : "set") (\(sources["token"] ?? .defaultValue))")
         let http = CurlHTTPClient()
