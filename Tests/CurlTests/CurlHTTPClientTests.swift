@@ -136,7 +136,8 @@ import Testing
             let start = ContinuousClock.now
             task.cancel()
             let result = await task.result
-            #expect(ContinuousClock.now - start < .seconds(1))
+            // Far below the 30 s timeout, with room for a loaded machine.
+            #expect(ContinuousClock.now - start < .seconds(5))
             #expect(throws: CurlError(.cancelled, message: "cancelled")) { try result.get() }
             #expect(client.activeTransfers == 0)
         }

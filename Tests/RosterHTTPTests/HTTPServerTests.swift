@@ -246,22 +246,22 @@ func withHTTPServer<T: Sendable>(
 
     @Test func `a slow but steady reader gets a large body whole`() async throws {
         var configuration = HTTPServerConfiguration()
-        configuration.idleTimeout = .seconds(3)
+        configuration.idleTimeout = .seconds(6)
         try await withHTTPServer(configuration) { _, port, _ in
             let client = try await RawHTTPConnection(port: port)
             try await client.send("GET /big HTTP/1.1\r\nHost: a\r\n\r\n")
-            // Read about 2 MiB, then pause 750 ms, and so on: longer in total than the idle
-            // timeout (8 pauses), but never stalling for it.
+            // Read about 2 MiB, then pause 900 ms, and so on: longer in total than the idle
+            // timeout (8 pauses), but never stalling for it, even on a loaded machine.
             var received = 0
             var sincePause = 0
             while received < 16 * 1024 * 1024 {
-                let bytes = try await client.readAvailable(timeout: .seconds(5))
+                let bytes = try await client.readAvailable(timeout: .seconds(10))
                 guard !bytes.isEmpty else { break }
                 received += bytes.count
                 sincePause += bytes.count
                 if sincePause >= 2 * 1024 * 1024 {
                     sincePause = 0
-                    try await Task.sleep(for: .milliseconds(750))
+                    try await Task.sleep(for: .milliseconds(900))
                 }
             }
             #expect(received >= 16 * 1024 * 1024)
