@@ -148,10 +148,7 @@ public struct ClientSettings: Sendable, Equatable {
     public static func configFileLocation(
         configFile: String?, environment: [String: String], currentDirectory: String, homeDirectory: String?
     ) -> ConfigFileLocation? {
-        if let configFile { return ConfigFileLocation(path: configFile, source: .flag("--config")) }
-        if let path = environment["ROSTER_CONFIG"] {
-            return ConfigFileLocation(path: path, source: .environment("ROSTER_CONFIG"))
-        }
+        if let named = ConfigFileLocation.named(configFile: configFile, environment: environment) { return named }
         var candidates = [currentDirectory + "/roster.yaml"]
         if let homeDirectory, !homeDirectory.isEmpty { candidates.append(homeDirectory + "/.config/roster/config.yaml") }
         for path in candidates where access(path, F_OK) == 0 {

@@ -140,6 +140,20 @@ public struct ConfigFileLocation: Sendable, Equatable {
         self.path = path
         self.source = source
     }
+
+    /// The flag naming the config file, for server and client alike.
+    public static let flag = "--config"
+    /// The environment variable naming the config file when the flag is absent.
+    public static let environmentVariable = "ROSTER_CONFIG"
+
+    /// The file named by the flag's value `configFile`, else by `ROSTER_CONFIG`, or `nil` if neither names one.
+    public static func named(configFile: String?, environment: [String: String]) -> ConfigFileLocation? {
+        if let configFile { return ConfigFileLocation(path: configFile, source: .flag(flag)) }
+        if let path = environment[environmentVariable] {
+            return ConfigFileLocation(path: path, source: .environment(environmentVariable))
+        }
+        return nil
+    }
 }
 
 /// Reads layered settings: flag > environment variable > config file > default, per key.

@@ -12,9 +12,9 @@ import RosterSettings
 
 extension ServerSettings {
     /// The flag naming the config file.
-    public static let configFileFlag = "--config"
+    public static let configFileFlag = ConfigFileLocation.flag
     /// The environment variable naming the config file when `--config` is absent.
-    public static let configFileEnvironmentVariable = "ROSTER_CONFIG"
+    public static let configFileEnvironmentVariable = ConfigFileLocation.environmentVariable
 
     /// Every key, in README order, with flag and environment variable names derived by the one naming rule.
     public static let keys: [SettingKey] = definitions.map(\.key)
@@ -60,14 +60,7 @@ extension ServerSettings {
         environment: [String: String],
         configFile: String?
     ) throws(SettingsError) -> (settings: ServerSettings, sources: [String: SettingSource]) {
-        let namedFile: ConfigFileLocation? =
-            if let configFile {
-                ConfigFileLocation(path: configFile, source: .flag(configFileFlag))
-            } else if let path = environment[configFileEnvironmentVariable] {
-                ConfigFileLocation(path: path, source: .environment(configFileEnvironmentVariable))
-            } else {
-                nil
-            }
+        let namedFile = ConfigFileLocation.named(configFile: configFile, environment: environment)
         let (settings, sources) = try SettingsLoader.load(
             definitions, into: ServerSettings(), flags: flags, environment: environment, configFile: namedFile)
         if settings.health.timeout >= settings.health.interval {
