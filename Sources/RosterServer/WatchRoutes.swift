@@ -88,26 +88,18 @@ struct WatchRoutes: Sendable {
                 Self.appendSnapshot("reset", instances, index: index, epoch: store.epoch, to: &out)
                 metrics.sent("reset")
             case .resume(let changes):
-                for change in changes {
-                    out.append(contentsOf: frames.frame(for: change, epoch: store.epoch))
-                    metrics.sent(change.eventType)
-                }
+                frames.append(changes, epoch: store.epoch, to: &out)
+                for change in changes { metrics.sent(change.eventType) }
             }
             try await writer.write(out)
             // While this task is parked, the store's wake-up sends new changes straight to the socket.
             subscription.setImmediateWriter { changes in
                 var bytes: [UInt8] = []
-                for change in changes { bytes.append(contentsOf: frames.frame(for: change, epoch: store.epoch)) }
-                switch writer.writeNow(bytes) {
-                case .wouldBlock:
-                    return .notSent
-                case .complete:
-                    for change in changes { metrics.sent(change.eventType) }
-                    return .sent
-                case .partial:
-                    for change in changes { metrics.sent(change.eventType) }
-                    return .partiallySent
-                }
+                frames.append(changes, epoch: store.epoch, to: &bytes)
+                let written = writer.writeNow(bytes)
+                if written == .wouldBlock { return .notSent }
+                for change in changes { metrics.sent(change.eventType) }
+                return written == .complete ? .sent : .partiallySent
             }
             while true {
                 switch await subscription.next() {
@@ -117,8 +109,7 @@ struct WatchRoutes: Sendable {
                         try await writer.write(frames.frame(for: change, epoch: store.epoch))
                     } else {
                         out.removeAll(keepingCapacity: true)
-                        out.append(contentsOf: frames.frame(for: change, epoch: store.epoch))
-                        for next in more { out.append(contentsOf: frames.frame(for: next, epoch: store.epoch)) }
+                        frames.append([change] + more, epoch: store.epoch, to: &out)
                         try await writer.write(out)
                     }
                     metrics.sent(change.eventType)
@@ -166,6 +157,11 @@ struct WatchRoutes: Sendable {
 final class FrameCache: Sendable {
     private static let slots = 1024
     private let storage = Mutex<[(index: UInt64, bytes: [UInt8])?]>(Array(repeating: nil, count: FrameCache.slots))
+
+    /// Appends the frames of `changes`, in order, to `out`.
+    func append(_ changes: [RegistryChange], epoch: String, to out: inout [UInt8]) {
+        for change in changes { out.append(contentsOf: frame(for: change, epoch: epoch)) }
+    }
 
     func frame(for change: RegistryChange, epoch: String) -> [UInt8] {
         let slot = Int(change.index % UInt64(Self.slots))
