@@ -135,7 +135,7 @@ public final class HTTPServer: Sendable {
         guard let listener = state.withLock({ $0.listener }) else {
             throw BindError(description: "run() called before bind()")
         }
-        let pool: SocketPool<ePoll> = .ePoll(maxEvents: 256)
+        let pool = EpollSocketPool(maxEvents: 256)
         try await pool.prepare()
         let acceptor = try AsyncSocket(socket: listener, pool: pool)
         state.withLock { $0.running = true }
