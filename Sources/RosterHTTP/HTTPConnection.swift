@@ -3,6 +3,11 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
 import FlyingSocks
 import Logging
 import Synchronization
@@ -338,15 +343,13 @@ struct HTTPConnection {
             },
             writeNow: { bytes in
                 guard !pending.hasBytes else { return .wouldBlock }
+                // One sendmsg(2) of header, bytes and CRLF: no copy of the body and no allocation for a
+                // chunk that goes out whole, which is what a parked watcher's changes nearly always do.
+                let (sent, total) = Self.writeVectored(socket.socket.file.rawValue, bytes, chunked: chunked)
+                if sent == total { return .complete }
+                guard sent > 0 else { return .wouldBlock }
                 let frame = frame(bytes)
-                let end: Data.Index
-                do {
-                    end = try socket.socket.write(frame, from: frame.startIndex)
-                } catch {
-                    return .wouldBlock
-                }
-                if end == frame.endIndex { return .complete }
-                pending.store(frame[end...])
+                pending.store(frame[(frame.startIndex + sent)...])
                 return .partial
             },
             flush: { try await flush() },
@@ -365,6 +368,53 @@ struct HTTPConnection {
             return await write(Array("0\r\n\r\n".utf8))
         }
         return true
+    }
+}
+
+extension HTTPConnection {
+    /// Sends `bytes` with one non-blocking `sendmsg(2)` of three buffers, framed as an HTTP/1.1 chunk (RFC 9112 §7.1:
+    /// hex size, CRLF, data, CRLF) when `chunked`. Returns the bytes sent (0 when the send buffer is full
+    /// or the connection is gone) and the framed length.
+    static func writeVectored(_ fd: Int32, _ bytes: [UInt8], chunked: Bool) -> (sent: Int, total: Int) {
+        // "<hex size>\r\n" for at most 16 hex digits, formatted on the stack.
+        var header: (UInt64, UInt64, UInt64) = (0, 0, 0)
+        var crlf: UInt16 = 0x0A0D
+        return withUnsafeMutableBytes(of: &header) { head in
+            var length = 0
+            if chunked {
+                var size = bytes.count
+                var digits = 0
+                repeat {
+                    digits += 1
+                    size >>= 4
+                } while size > 0
+                size = bytes.count
+                for position in stride(from: digits - 1, through: 0, by: -1) {
+                    let digit = UInt8(size & 0xF)
+                    head[position] = digit < 10 ? 0x30 + digit : 0x57 + digit
+                    size >>= 4
+                }
+                head[digits] = 0x0D
+                head[digits + 1] = 0x0A
+                length = digits + 2
+            }
+            return bytes.withUnsafeBytes { body in
+                withUnsafeMutableBytes(of: &crlf) { tail in
+                    let total = length + body.count + (chunked ? 2 : 0)
+                    let sent = withUnsafeTemporaryAllocation(of: iovec.self, capacity: 3) { vectors in
+                        vectors[0] = iovec(iov_base: head.baseAddress, iov_len: length)
+                        vectors[1] = iovec(iov_base: UnsafeMutableRawPointer(mutating: body.baseAddress), iov_len: body.count)
+                        vectors[2] = iovec(iov_base: tail.baseAddress, iov_len: chunked ? 2 : 0)
+                        var message = msghdr()
+                        message.msg_iov = vectors.baseAddress
+                        message.msg_iovlen = 3
+                        // MSG_NOSIGNAL: a peer that went away is an error here, not a SIGPIPE.
+                        return sendmsg(fd, &message, Int32(MSG_DONTWAIT) | Int32(MSG_NOSIGNAL))
+                    }
+                    return (max(sent, 0), total)
+                }
+            }
+        }
     }
 }
 

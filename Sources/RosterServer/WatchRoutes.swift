@@ -89,16 +89,22 @@ struct WatchRoutes: Sendable {
                 metrics.sent("reset")
             case .resume(let changes):
                 frames.append(changes, epoch: store.epoch, to: &out)
-                for change in changes { metrics.sent(change.eventType) }
+                for change in changes { metrics.sent(change.kind) }
             }
             try await writer.write(out)
             // While this task is parked, the store's wake-up sends new changes straight to the socket.
             subscription.setImmediateWriter { changes in
-                var bytes: [UInt8] = []
-                frames.append(changes, epoch: store.epoch, to: &bytes)
-                let written = writer.writeNow(bytes)
+                let written: HTTPBodyWriter.ImmediateWrite
+                if changes.count == 1, let change = changes.first {
+                    // The cached frame itself: the common case costs no copy.
+                    written = writer.writeNow(frames.frame(for: change, epoch: store.epoch))
+                } else {
+                    var bytes: [UInt8] = []
+                    frames.append(changes, epoch: store.epoch, to: &bytes)
+                    written = writer.writeNow(bytes)
+                }
                 if written == .wouldBlock { return .notSent }
-                for change in changes { metrics.sent(change.eventType) }
+                for change in changes { metrics.sent(change.kind) }
                 return written == .complete ? .sent : .partiallySent
             }
             while true {
@@ -112,8 +118,8 @@ struct WatchRoutes: Sendable {
                         frames.append([change] + more, epoch: store.epoch, to: &out)
                         try await writer.write(out)
                     }
-                    metrics.sent(change.eventType)
-                    for next in more { metrics.sent(next.eventType) }
+                    metrics.sent(change.kind)
+                    for next in more { metrics.sent(next.kind) }
                 case .idle:
                     try await writer.write(Array(": keepalive\n\n".utf8))
                 case .flush:
@@ -159,7 +165,7 @@ final class FrameCache: Sendable {
     private let storage = Mutex<[(index: UInt64, bytes: [UInt8])?]>(Array(repeating: nil, count: FrameCache.slots))
 
     /// Appends the frames of `changes`, in order, to `out`.
-    func append(_ changes: [RegistryChange], epoch: String, to out: inout [UInt8]) {
+    func append(_ changes: some Sequence<RegistryChange>, epoch: String, to out: inout [UInt8]) {
         for change in changes { out.append(contentsOf: frame(for: change, epoch: epoch)) }
     }
 

@@ -57,7 +57,7 @@ public final class WatchSubscription: Sendable {
         /// A wake-up is queued in the store for this subscription.
         var wakeScheduled = false
         /// Sends changes without waiting, while the stream is parked; `nil` while the stream runs or ends.
-        var immediateWriter: (@Sendable ([RegistryChange]) -> ImmediateOutcome)?
+        var immediateWriter: (@Sendable (Deque<RegistryChange>) -> ImmediateOutcome)?
         /// When the stream last took something (a change or a keepalive).
         var lastActivity: ContinuousClock.Instant = .now
     }
@@ -83,7 +83,7 @@ public final class WatchSubscription: Sendable {
     /// Sets (or, with `nil`, removes) the writer that sends queued changes straight to the socket while
     /// the stream is parked. Removing it waits for an immediate write in progress, so once this returns the
     /// stream owns its socket alone.
-    public func setImmediateWriter(_ writer: (@Sendable ([RegistryChange]) -> ImmediateOutcome)?) {
+    public func setImmediateWriter(_ writer: (@Sendable (Deque<RegistryChange>) -> ImmediateOutcome)?) {
         state.withLock { $0.immediateWriter = writer }
     }
 
@@ -115,7 +115,8 @@ public final class WatchSubscription: Sendable {
             if s.closed == nil, !s.queue.isEmpty, s.queue.count <= WatchSubscription.immediateBatch,
                 let writer = s.immediateWriter
             {
-                switch writer(Array(s.queue)) {
+                // The queue itself (copy-on-write): no allocation per watcher.
+                switch writer(s.queue) {
                 case .sent:
                     s.queue.removeAll()
                     s.lastActivity = .now

@@ -30,12 +30,28 @@ public struct HealthMetrics: Sendable {
 /// The watch streams' metrics: events written, moved by `WatchRoutes` per event and watcher.
 struct WatchMetrics: Sendable {
     let events: CounterFamily
+    // Resolved once: the fan-out counts an event per watcher, so a lookup each time would add up.
+    private let registered: Counter
+    private let deregistered: Counter
+    private let healthChanged: Counter
 
     init(factory: any MetricsFactory) {
         events = CounterFamily(MetricCatalog.watchEvents, factory: factory)
+        registered = events("register")
+        deregistered = events("deregister")
+        healthChanged = events("health_change")
     }
 
     func sent(_ type: String, count: Int = 1) {
         events(type).increment(by: count)
+    }
+
+    /// Counts one event of a change of `kind`.
+    func sent(_ kind: RegistryChange.Kind) {
+        switch kind {
+        case .registered: registered.increment()
+        case .deregistered: deregistered.increment()
+        case .healthChanged: healthChanged.increment()
+        }
     }
 }
