@@ -23,11 +23,14 @@ public final class RegistryStore: Sendable {
         var nextWatchID = 0
         /// Set by `closeAllWatches`: later watches start closed.
         var watchesClosed = false
-        /// Streams with new changes, not yet woken.
-        var pendingWakeups: [WatchSubscription] = []
+        /// Committed changes not yet handed to watchers (kept only while there are watchers).
+        var pendingChanges: [RegistryChange] = []
     }
 
     private let state: Mutex<State>
+    /// Held while pending changes are handed to watchers, so that they reach every queue in index
+    /// order whichever thread hands them over. Taken before `state`, never inside it.
+    private let delivery = Mutex<Void>(())
     /// Lookup bodies by service and filter, each with the index it was made at (see `lookupBody`).
     private let lookupCache = Mutex<[LookupKey: (index: UInt64, body: [UInt8])]>([:])
     let clock: any RosterClock
@@ -82,7 +85,7 @@ public final class RegistryStore: Sendable {
         _ body: (inout Registry, ContinuousClock.Instant, Date) throws(RegistryError) -> (T, [RegistryChange])
     ) throws(RegistryError) -> T {
         let now = clock.now, wallNow = clock.wallNow
-        let (result, changes, overflowed) = state.withLock { s -> (Result<T, RegistryError>, [RegistryChange], [WatchSubscription]) in
+        let (result, changes) = state.withLock { s -> (Result<T, RegistryError>, [RegistryChange]) in
             var changes = s.registry.expire(now: now, wallNow: wallNow)
             let result: Result<T, RegistryError>
             do throws(RegistryError) {
@@ -92,46 +95,57 @@ public final class RegistryStore: Sendable {
             } catch {
                 result = .failure(error)
             }
-            return (result, changes, Self.commit(changes, into: &s))
+            Self.commit(changes, into: &s)
+            return (result, changes)
         }
-        finish(changes, overflowed: overflowed)
+        finish(changes)
         return try result.get()
     }
 
-    /// Appends committed changes to the log and queues them for watchers (under the lock).
-    /// - Returns: the watchers whose queue overflowed; they are already removed.
-    private static func commit(_ changes: [RegistryChange], into s: inout State) -> [WatchSubscription] {
-        var overflowed: [WatchSubscription] = []
-        for change in changes {
-            s.log.append(change)
-            s.watchers.deliver(change, overflowed: &overflowed, toWake: &s.pendingWakeups)
-        }
-        for subscription in overflowed { s.watchers.remove(subscription) }
-        return overflowed
+    /// Appends committed changes to the log and, while anyone watches, to the changes pending for
+    /// watchers (under the lock). Handing them to each watcher's queue waits for `flushWatchWakeups`.
+    private static func commit(_ changes: [RegistryChange], into s: inout State) {
+        for change in changes { s.log.append(change) }
+        // A watcher that subscribes later starts after these indexes, so none of them is owed to it.
+        if s.watchers.count > 0 { s.pendingChanges += changes }
     }
 
-    /// Wakes the streams that have new changes. Request handlers call it after their response
-    /// is written, so a registration is answered before its change fans out to many watchers;
-    /// every other writer's commit calls it at once.
+    /// Hands pending changes to the queues of the watchers that follow their services, in index order,
+    /// then has the fan-out thread wake those streams; cuts watchers whose queue overflowed. Request
+    /// handlers call it after their response is written, so a registration is answered before its change
+    /// reaches many watchers; every other writer's commit calls it at once. The work per watcher happens
+    /// here, outside the store's lock.
     public func flushWatchWakeups() {
-        let subscriptions = state.withLock { s -> [WatchSubscription] in
-            defer { s.pendingWakeups.removeAll(keepingCapacity: true) }
-            return s.pendingWakeups
+        let (overflowed, toWake) = delivery.withLock { _ -> ([WatchSubscription], [WatchSubscription]) in
+            let (changes, watchers) = state.withLock { s -> ([RegistryChange], WatcherSet) in
+                let changes = s.pendingChanges
+                s.pendingChanges = []
+                return (changes, s.watchers)
+            }
+            guard !changes.isEmpty else { return ([], []) }
+            var overflowed: [WatchSubscription] = []
+            var toWake: [WatchSubscription] = []
+            for change in changes { watchers.deliver(change, overflowed: &overflowed, toWake: &toWake) }
+            if !overflowed.isEmpty {
+                state.withLock { s in for subscription in overflowed { s.watchers.remove(subscription) } }
+            }
+            return (overflowed, toWake)
         }
-        FanOutThread.shared.wake(subscriptions)
-    }
-
-    /// Set while a request handler runs, so that its commit leaves the wake-ups to `afterWrite`.
-    @TaskLocal static var deferWakeups = false
-
-    /// After unlocking: cut overflowed watchers, wake streams, log the changes and notify observers.
-    private func finish(_ changes: [RegistryChange], overflowed: [WatchSubscription]) {
-        if !changes.isEmpty && !Self.deferWakeups { flushWatchWakeups() }
+        FanOutThread.shared.wake(toWake)
         for subscription in overflowed {
             logger.info("watcher dropped: queue full", metadata: ["watch.id": "\(subscription.id)"])
             metrics.droppedWatchers.increment()
             subscription.onOverflow.withLock { $0 }?()
         }
+    }
+
+    /// Set while a request handler runs, so that its commit leaves the wake-ups to `afterWrite`.
+    @TaskLocal static var deferWakeups = false
+
+    /// After unlocking: hand changes to watchers (unless a request handler does it after its response),
+    /// log the changes and notify observers.
+    private func finish(_ changes: [RegistryChange]) {
+        if !changes.isEmpty && !Self.deferWakeups { flushWatchWakeups() }
         publish(changes)
     }
 
@@ -274,14 +288,14 @@ public final class RegistryStore: Sendable {
     ///     (another epoch or malformed); `.some(k)` to resume after index k.
     public func watch(scope: WatchScope, resumeAfter: UInt64??, queueSize: Int) -> (WatchSubscription, WatchStart) {
         let now = clock.now, wallNow = clock.wallNow
-        let (subscription, start, expired, overflowed) = state.withLock { s -> (WatchSubscription, WatchStart, [RegistryChange], [WatchSubscription]) in
+        let (subscription, start, expired) = state.withLock { s -> (WatchSubscription, WatchStart, [RegistryChange]) in
             // Due expiries are applied first, like every operation, so the starting point is exact.
             let expired = s.registry.expire(now: now, wallNow: wallNow)
-            let overflowed = Self.commit(expired, into: &s)
+            Self.commit(expired, into: &s)
             let (subscription, start) = Self.subscribe(&s, scope: scope, resumeAfter: resumeAfter, queueSize: queueSize, now: now)
-            return (subscription, start, expired, overflowed)
+            return (subscription, start, expired)
         }
-        finish(expired, overflowed: overflowed)
+        finish(expired)
         return (subscription, start)
     }
 
@@ -289,7 +303,8 @@ public final class RegistryStore: Sendable {
         _ s: inout State, scope: WatchScope, resumeAfter: UInt64??, queueSize: Int, now: ContinuousClock.Instant
     ) -> (WatchSubscription, WatchStart) {
             s.nextWatchID += 1
-            let subscription = WatchSubscription(id: s.nextWatchID, scope: scope, capacity: queueSize)
+            // It is owed the changes after the current index: the snapshot or the resumed changes cover the rest.
+            let subscription = WatchSubscription(id: s.nextWatchID, scope: scope, capacity: queueSize, after: s.registry.index)
             if s.watchesClosed {
                 subscription.close(.shutdown)
             } else {

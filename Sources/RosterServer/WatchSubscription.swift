@@ -18,8 +18,9 @@ public enum WatchScope: Sendable, Equatable {
     }
 }
 
-/// One watcher's bounded queue of changes, filled by writers under the store's lock and drained
-/// by the watcher's stream. Writers never wait: a full queue closes the subscription instead.
+/// One watcher's bounded queue of changes, filled in index order after each commit (outside the store's
+/// lock, see `RegistryStore.flushWatchWakeups`) and drained by the watcher's stream. Filling never waits:
+/// a full queue closes the subscription instead.
 public final class WatchSubscription: Sendable {
     /// What `next(timeout:)` returns.
     public enum Next: Sendable {
@@ -65,14 +66,18 @@ public final class WatchSubscription: Sendable {
     public let id: Int
     public let scope: WatchScope
     let capacity: Int
+    /// The index the watch started after: changes up to it reached the stream with its start
+    /// (snapshot or resumed changes), so `deliver` skips them.
+    let startIndex: UInt64
     private let state = Mutex(State())
     /// Called once when the queue overflows (outside any lock of the store's), e.g. to cut the connection.
     let onOverflow: Mutex<(@Sendable () -> Void)?> = Mutex(nil)
 
-    init(id: Int, scope: WatchScope, capacity: Int) {
+    init(id: Int, scope: WatchScope, capacity: Int, after startIndex: UInt64) {
         self.id = id
         self.scope = scope
         self.capacity = capacity
+        self.startIndex = startIndex
     }
 
     /// Sets what to do when the queue overflows.
@@ -91,7 +96,8 @@ public final class WatchSubscription: Sendable {
     /// - Returns: whether it was queued (false: the queue overflowed and the watch is closed), and whether
     ///   the caller must schedule a `wake()` (the stream is parked and no wake-up is scheduled yet).
     func deliver(_ change: RegistryChange) -> (accepted: Bool, needsWake: Bool) {
-        state.withLock { s -> (Bool, Bool) in
+        guard change.index > startIndex else { return (true, false) }
+        return state.withLock { s -> (Bool, Bool) in
             guard s.closed == nil else { return (true, false) }
             let needsWake = s.waiter != nil && !s.wakeScheduled
             if needsWake { s.wakeScheduled = true }
@@ -107,7 +113,7 @@ public final class WatchSubscription: Sendable {
 
     /// Delivers what was queued to a parked stream: with the immediate writer if there is one and it sends
     /// everything (the stream stays parked: no task switch), else by resuming the stream. Called off the
-    /// writer's path (`RegistryStore.flushWatchWakeups`).
+    /// writer's path (`RegistryStore.flushWatchWakeups`, then the fan-out thread).
     func wake() {
         let waiter = state.withLock { s -> CheckedContinuation<Void, Never>? in
             s.wakeScheduled = false
@@ -118,11 +124,11 @@ public final class WatchSubscription: Sendable {
                 // The queue itself (copy-on-write): no allocation per watcher.
                 switch writer(s.queue) {
                 case .sent:
-                    s.queue.removeAll()
+                    s.queue.removeAll(keepingCapacity: true)
                     s.lastActivity = .now
                     return nil
                 case .partiallySent:
-                    s.queue.removeAll()
+                    s.queue.removeAll(keepingCapacity: true)
                     s.lastActivity = .now
                     s.needsFlush = true
                 case .notSent:
