@@ -21,7 +21,12 @@ import Synchronization
 final class FanOutThread: Sendable {
     static let shared = FanOutThread()
 
-    private let queue = Mutex<[WatchSubscription]>([])
+    private struct Work {
+        /// Stores with changes to hand to their watchers (`RegistryStore.deliverPendingChanges`).
+        var stores: [RegistryStore] = []
+        var subscriptions: [WatchSubscription] = []
+    }
+    private let queue = Mutex(Work())
     private let signal = DispatchSemaphore(value: 0)
 
     private init() {
@@ -33,22 +38,28 @@ final class FanOutThread: Sendable {
     /// Hands subscriptions over to be woken; returns at once.
     func wake(_ subscriptions: [WatchSubscription]) {
         guard !subscriptions.isEmpty else { return }
-        queue.withLock { $0 += subscriptions }
+        queue.withLock { $0.subscriptions += subscriptions }
+        signal.signal()
+    }
+
+    /// Hands `store`'s pending changes to its watchers and wakes them, on this thread; returns at once.
+    func deliver(for store: RegistryStore) {
+        queue.withLock { $0.stores.append(store) }
         signal.signal()
     }
 
     private func run() {
         // On Linux the nice value is per thread, and `who == 0` names the calling thread.
         _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 10)
-        var batch: [WatchSubscription] = []
         while true {
             signal.wait()
-            batch = queue.withLock { pending in
-                defer { pending.removeAll(keepingCapacity: true) }
+            var work = queue.withLock { pending in
+                defer { pending = Work() }
                 return pending
             }
-            for subscription in batch { subscription.wake() }
-            batch.removeAll(keepingCapacity: true)
+            // A store queued twice before this thread ran has nothing left the second time.
+            for store in work.stores { work.subscriptions += store.deliverPendingChanges() }
+            for subscription in work.subscriptions { subscription.wake() }
         }
     }
 }

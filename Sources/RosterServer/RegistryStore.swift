@@ -111,11 +111,21 @@ public final class RegistryStore: Sendable {
     }
 
     /// Hands pending changes to the queues of the watchers that follow their services, in index order,
-    /// then has the fan-out thread wake those streams; cuts watchers whose queue overflowed. Request
-    /// handlers call it after their response is written, so a registration is answered before its change
-    /// reaches many watchers; every other writer's commit calls it at once. The work per watcher happens
-    /// here, outside the store's lock.
+    /// then has the fan-out thread wake those streams. Commits outside request handlers call it at once.
     public func flushWatchWakeups() {
+        FanOutThread.shared.wake(deliverPendingChanges())
+    }
+
+    /// Leaves `flushWatchWakeups`'s work to the fan-out thread. Request handlers call it after their
+    /// response is written: the work per watcher then neither delays the response nor competes at the
+    /// same priority with the client it just woke, on a machine they share.
+    public func flushWatchWakeupsLater() {
+        FanOutThread.shared.deliver(for: self)
+    }
+
+    /// Hands pending changes to watchers' queues in index order, outside the store's lock (one delivery at a
+    /// time), cuts the watchers whose queue overflowed, and returns the streams to wake.
+    func deliverPendingChanges() -> [WatchSubscription] {
         let (overflowed, toWake) = delivery.withLock { _ -> ([WatchSubscription], [WatchSubscription]) in
             let (changes, watchers) = state.withLock { s -> ([RegistryChange], WatcherSet) in
                 let changes = s.pendingChanges
@@ -131,15 +141,16 @@ public final class RegistryStore: Sendable {
             }
             return (overflowed, toWake)
         }
-        FanOutThread.shared.wake(toWake)
         for subscription in overflowed {
             logger.info("watcher dropped: queue full", metadata: ["watch.id": "\(subscription.id)"])
             metrics.droppedWatchers.increment()
             subscription.onOverflow.withLock { $0 }?()
         }
+        return toWake
     }
 
-    /// Set while a request handler runs, so that its commit leaves the wake-ups to `afterWrite`.
+    /// Set while a request handler runs, so that its commit leaves the hand-over to `flushWatchWakeupsLater`
+    /// after the response.
     @TaskLocal static var deferWakeups = false
 
     /// After unlocking: hand changes to watchers (unless a request handler does it after its response),

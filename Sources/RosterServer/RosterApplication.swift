@@ -56,12 +56,12 @@ public final class RosterApplication: Sendable {
         let accessLog = settings.accessLog
         var router = Router { response in response.headers.add(RosterHeader.epoch, store.epoch) }
         router = router.wrapping { request, next in
-            // Changes made while answering fan out to watchers once the answer is written.
+            // Changes made while answering fan out to watchers once the answer is written, from the fan-out thread.
             var response = await RegistryStore.$deferWakeups.withValue(true) { await next(request) }
             let previous = response.afterWrite
             response.afterWrite = {
                 previous?()
-                store.flushWatchWakeups()
+                store.flushWatchWakeupsLater()
             }
             return response
         }
