@@ -31,6 +31,8 @@ public final class RegistryStore: Sendable {
     /// Held while pending changes are handed to watchers, so that they reach every queue in index
     /// order whichever thread hands them over. Taken before `state`, never inside it.
     private let delivery = Mutex<Void>(())
+    /// Whether `pendingChanges` may be non-empty: lets requests that changed nothing skip the fan-out thread.
+    private let hasPendingChanges = Atomic<Bool>(false)
     /// Lookup bodies by service and filter, each with the index it was made at (see `lookupBody`).
     private let lookupCache = Mutex<[LookupKey: (index: UInt64, body: [UInt8])]>([:])
     let clock: any RosterClock
@@ -95,7 +97,7 @@ public final class RegistryStore: Sendable {
             } catch {
                 result = .failure(error)
             }
-            Self.commit(changes, into: &s)
+            commit(changes, into: &s)
             return (result, changes)
         }
         finish(changes)
@@ -104,10 +106,13 @@ public final class RegistryStore: Sendable {
 
     /// Appends committed changes to the log and, while anyone watches, to the changes pending for
     /// watchers (under the lock). Handing them to each watcher's queue waits for `flushWatchWakeups`.
-    private static func commit(_ changes: [RegistryChange], into s: inout State) {
+    private func commit(_ changes: [RegistryChange], into s: inout State) {
         for change in changes { s.log.append(change) }
         // A watcher that subscribes later starts after these indexes, so none of them is owed to it.
-        if s.watchers.count > 0 { s.pendingChanges += changes }
+        if s.watchers.count > 0 && !changes.isEmpty {
+            s.pendingChanges += changes
+            hasPendingChanges.store(true, ordering: .relaxed)
+        }
     }
 
     /// Hands pending changes to the queues of the watchers that follow their services, in index order,
@@ -120,7 +125,8 @@ public final class RegistryStore: Sendable {
     /// response is written: the work per watcher then neither delays the response nor competes at the
     /// same priority with the client it just woke, on a machine they share.
     public func flushWatchWakeupsLater() {
-        FanOutThread.shared.deliver(for: self)
+        if hasPendingChanges.load(ordering: .relaxed) { FanOutThread.shared.deliver(for: self) }
+        FanOutThread.shared.runIfStarved()
     }
 
     /// Hands pending changes to watchers' queues in index order, outside the store's lock (one delivery at a
@@ -130,6 +136,7 @@ public final class RegistryStore: Sendable {
             let (changes, watchers) = state.withLock { s -> ([RegistryChange], WatcherSet) in
                 let changes = s.pendingChanges
                 s.pendingChanges = []
+                hasPendingChanges.store(false, ordering: .relaxed)
                 return (changes, s.watchers)
             }
             guard !changes.isEmpty else { return ([], []) }
@@ -302,7 +309,7 @@ public final class RegistryStore: Sendable {
         let (subscription, start, expired) = state.withLock { s -> (WatchSubscription, WatchStart, [RegistryChange]) in
             // Due expiries are applied first, like every operation, so the starting point is exact.
             let expired = s.registry.expire(now: now, wallNow: wallNow)
-            Self.commit(expired, into: &s)
+            commit(expired, into: &s)
             let (subscription, start) = Self.subscribe(&s, scope: scope, resumeAfter: resumeAfter, queueSize: queueSize, now: now)
             return (subscription, start, expired)
         }
