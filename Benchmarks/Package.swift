@@ -11,6 +11,7 @@ let package = Package(
         .package(name: "Roster", path: ".."),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
     ],
     targets: [
         .target(
@@ -22,6 +23,14 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Sources/LoadKit"
+        ),
+        .executableTarget(
+            name: "WatchCost",
+            dependencies: [
+                "LoadKit",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Sources/WatchCost"
         ),
         .executableTarget(
             name: "CoreBenchmarks",

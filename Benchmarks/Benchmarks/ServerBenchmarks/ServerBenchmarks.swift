@@ -178,8 +178,11 @@ let benchmarks: @Sendable () -> Void = {
             try startRegistry()
             if watchers > 0 {
                 let port = ServerState.registry!.port
-                ServerState.fleet = await offPool { WatcherFleet(port: port, service: "fan", count: watchers) }
-                try? await Task.sleep(for: .milliseconds(500))
+                ServerState.fleet = await offPool {
+                    let fleet = WatcherFleet(port: port, service: "fan", count: watchers)
+                    precondition(fleet.waitUntilStreaming(), "watchers did not get their snapshots")
+                    return fleet
+                }
             }
         } teardown: {
             if let fleet = ServerState.fleet { _ = await offPool { fleet.stop() } }

@@ -1,4 +1,5 @@
 import Foundation
+import CSystemLinux
 import Glibc
 import Synchronization
 
@@ -194,7 +195,7 @@ public func runClosedLoop(
     return (LatencySamples(all), elapsed, failures)
 }
 
-/// SSE watchers of one service on one `poll(2)` thread, recording per index when each watcher had it.
+/// SSE watchers of one service on one epoll thread, recording per index when each watcher had it.
 public final class WatcherFleet: @unchecked Sendable {
     // Safe: `arrivals`/`counts` are written by the epoll thread and read only after `stop()` joined it,
     // or through the `seen` Mutex.
@@ -203,10 +204,12 @@ public final class WatcherFleet: @unchecked Sendable {
     private var counts: [UInt64: Int] = [:]
     private let seen = Mutex<[UInt64: Int]>([:])
     private let running = Atomic<Bool>(true)
+    private let streaming = Atomic<Int>(0)
+    private let paused = Atomic<Bool>(false)
     private let finished = DispatchSemaphore(value: 0)
     public let count: Int
 
-    /// Opens `count` watches of `service` and waits until each has its first bytes (the snapshot).
+    /// Opens `count` watches of `service`; `waitUntilStreaming` waits until each is subscribed.
     public init(port: UInt16, service: String, count: Int) {
         self.count = count
         let request = Array("GET /services/\(service)/watch HTTP/1.1\r\nHost: bench\r\n\r\n".utf8)
@@ -219,6 +222,21 @@ public final class WatcherFleet: @unchecked Sendable {
         let thread = Thread { [self] in loop() }
         thread.start()
     }
+
+    /// Waits (polling, bounded by `timeout`) until every watcher has had its first bytes: the response
+    /// head and the `snapshot` event, so each is subscribed. Returns false on timeout.
+    public func waitUntilStreaming(timeout: Duration = .seconds(10)) -> Bool {
+        let deadline = nowNanoseconds() + Int64(timeout.components.seconds) * 1_000_000_000
+        while streaming.load(ordering: .relaxed) < count {
+            if nowNanoseconds() > deadline { return false }
+            usleep(1_000)
+        }
+        return true
+    }
+
+    /// Stops or resumes reading: a paused fleet leaves events in the sockets' receive buffers (arrival
+    /// times are then those of the later reads).
+    public func setPaused(_ value: Bool) { paused.store(value, ordering: .relaxed) }
 
     /// How many watchers have received the event with `index`.
     public func receivedCount(of index: UInt64) -> Int { seen.withLock { $0[index] ?? 0 } }
@@ -242,24 +260,43 @@ public final class WatcherFleet: @unchecked Sendable {
     }
 
     private func loop() {
-        var polled = fds.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
+        // epoll, so a wake-up costs the sockets that have bytes, not all of them (poll(2) scans every one).
+        let epoll = epoll_create1(0)
+        precondition(epoll >= 0, "epoll_create1 failed")
+        for (i, fd) in fds.enumerated() {
+            var event = epoll_event()
+            event.events = EPOLLIN.rawValue
+            event.data.u64 = UInt64(i)
+            epoll_ctl(epoll, EPOLL_CTL_ADD, fd, &event)
+        }
+        defer { close(epoll) }
+        var events = [epoll_event](repeating: epoll_event(), count: 256)
         // Each connection's unparsed tail (at most 63 bytes) is copied just before its new bytes.
         let slack = 64
         var buffer = [UInt8](repeating: 0, count: slack + (1 << 18))
         var tails = [[UInt8]](repeating: [], count: count)
         let needle = Array("\nid: ".utf8)
         var found: [UInt64] = []
+        var started = [Bool](repeating: false, count: count)
         while running.load(ordering: .relaxed) {
-            let n = poll(&polled, nfds_t(polled.count), 50)
+            if paused.load(ordering: .relaxed) {
+                usleep(10_000)
+                continue
+            }
+            let n = epoll_wait(epoll, &events, Int32(events.count), 50)
             guard n > 0 else { continue }
-            for i in 0..<polled.count where polled[i].revents != 0 {
-                polled[i].revents = 0
-                let read = buffer.withUnsafeMutableBytes { recv(polled[i].fd, $0.baseAddress! + slack, $0.count - slack, 0) }
+            for event in events.prefix(Int(n)) {
+                let i = Int(event.data.u64)
+                let read = buffer.withUnsafeMutableBytes { recv(fds[i], $0.baseAddress! + slack, $0.count - slack, 0) }
                 if read <= 0 {
-                    polled[i].fd = -1
+                    epoll_ctl(epoll, EPOLL_CTL_DEL, fds[i], nil)
                     continue
                 }
                 let time = nowNanoseconds()
+                if !started[i] {
+                    started[i] = true
+                    streaming.add(1, ordering: .relaxed)
+                }
                 found.removeAll(keepingCapacity: true)
                 let tail = tails[i]
                 buffer.withUnsafeMutableBytes { raw in
