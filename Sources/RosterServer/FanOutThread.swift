@@ -40,7 +40,9 @@ final class FanOutThread: Sendable {
     private let queuedSince = Atomic<UInt64>(0)
     private let signal = DispatchSemaphore(value: 0)
 
-    private init() {
+    /// - Parameter startThread: false only in tests, to play a starved thread.
+    init(startThread: Bool = true) {
+        guard startThread else { return }
         let thread = Thread { [self] in run() }
         thread.name = "roster-fan-out"
         thread.start()
@@ -60,7 +62,9 @@ final class FanOutThread: Sendable {
     /// Runs the queued work on the calling thread if it has waited longer than `starvationLimit`.
     func runIfStarved() {
         let since = queuedSince.load(ordering: .relaxed)
-        guard since != 0, DispatchTime.now().uptimeNanoseconds - since > Self.starvationLimit else { return }
+        guard since != 0 else { return }
+        let now = DispatchTime.now().uptimeNanoseconds
+        guard now > since, now - since > Self.starvationLimit else { return }
         perform(take())
     }
 

@@ -66,3 +66,24 @@ import Testing
         #expect(late.queuedCount == 0)
     }
 }
+
+/// The fan-out thread's starvation guard, with a thread that never runs.
+@Suite(.timeLimit(.minutes(1))) struct FanOutStarvationTests {
+    @Test func `work queued for longer than the limit is done by the caller of runIfStarved`() async throws {
+        let starved = FanOutThread(startThread: false)
+        let store = RegistryStore(clock: ManualClock(), logger: .silent)
+        let (subscription, _) = store.watch(scope: .services(["web"]), resumeAfter: nil, queueSize: 10)
+        try RegistryStore.$deferWakeups.withValue(true) {
+            _ = try store.register(Registration(service: "web", host: "10.0.0.1", port: 80, metadata: [:], ttl: .seconds(60), healthCheck: nil))
+        }
+        starved.deliver(for: store)
+        starved.runIfStarved()
+        #expect(subscription.queuedCount == 0, "not yet: queued for less than the limit")
+        // Real time on purpose: the limit is about the scheduler, not a lease.
+        try await Task.sleep(for: .nanoseconds(Int64(FanOutThread.starvationLimit) + 5_000_000))
+        starved.runIfStarved()
+        #expect(subscription.queuedCount == 1)
+        starved.runIfStarved()
+        #expect(subscription.queuedCount == 1, "the work ran once")
+    }
+}
