@@ -142,24 +142,10 @@ let benchmarks: @Sendable () -> Void = {
             let service = "fan"
             let first = ServerState.serviceCounter * 10_000
             benchmark.startMeasurement()
-            let (latencies, answered) = await offPool { () -> ([Int64], [UInt64: Int64]) in
-                let connection = BlockingHTTPConnection(port: port)
-                var latencies: [Int64] = []
-                var answered: [UInt64: Int64] = [:]
-                for i in 0..<registrations {
-                    let request = RosterRequests.register(service: service, number: first + i)
-                    let t0 = nowNanoseconds()
-                    let (status, index) = connection.exchange(request)
-                    let t1 = nowNanoseconds()
-                    precondition(status == 201)
-                    latencies.append(t1 - t0)
-                    if let index { answered[index] = t1 }
-                    usleep(useconds_t(gap * 1_000))
-                }
-                return (latencies, answered)
+            let (samples, answered) = await offPool {
+                registerSeries(port: port, service: service, first: first, count: registrations, gap: useconds_t(gap * 1_000))
             }
             benchmark.stopMeasurement()
-            let samples = LatencySamples(latencies)
             benchmark.measurement(Metric.p50, microseconds(samples.percentile(0.5)))
             benchmark.measurement(Metric.p99, microseconds(samples.percentile(0.99)))
             if let fleet = ServerState.fleet {

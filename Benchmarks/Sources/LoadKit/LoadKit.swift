@@ -144,6 +144,30 @@ public enum RosterRequests {
     }
 }
 
+/// Registers `count` instances of `service` (numbers `first`…) one at a time on one connection, calling
+/// `afterEach` after each response and then pausing `gap` microseconds; returns the latencies and, per
+/// change index, when its response arrived (`nowNanoseconds`). Blocking: call it off the cooperative pool.
+public func registerSeries(
+    port: UInt16, service: String, first: Int, count: Int, gap: useconds_t, afterEach: (() -> Void)? = nil
+) -> (latencies: LatencySamples, answered: [UInt64: Int64]) {
+    let connection = BlockingHTTPConnection(port: port)
+    var latencies: [Int64] = []
+    latencies.reserveCapacity(count)
+    var answered: [UInt64: Int64] = [:]
+    for i in 0..<count {
+        let request = RosterRequests.register(service: service, number: first + i)
+        let t0 = nowNanoseconds()
+        let (status, index) = connection.exchange(request)
+        let t1 = nowNanoseconds()
+        precondition(status == 201, "registration answered \(status)")
+        latencies.append(t1 - t0)
+        if let index { answered[index] = t1 }
+        afterEach?()
+        if gap > 0 { usleep(gap) }
+    }
+    return (LatencySamples(latencies), answered)
+}
+
 /// Latency samples in nanoseconds with percentiles.
 public struct LatencySamples: Sendable {
     public var nanoseconds: [Int64]

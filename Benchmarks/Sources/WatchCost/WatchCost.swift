@@ -73,20 +73,19 @@ struct Measure: ParsableCommand {
         var with: [LatencySamples] = []
         var fanOut: [Int64] = []
         var delivered = 0
-        var control: ControlSends?
         var cpuWith: [Double] = [], cpuWithout: [Double] = [], readerCPU: [Double] = []
         for pair in 0..<runs {
             for withWatchers in pair.isMultiple(of: 2) ? [false, true] : [true, false] {
                 let service = "cost\(pair)\(withWatchers ? "w" : "n")"
                 let first = (pair * 2 + (withWatchers ? 1 : 0) + 1) * registrations
-                var fleet: WatcherProcess?
-                if withWatchers && controlSends > 0 {
-                    control = ControlSends(count: controlSends)
-                } else if withWatchers { fleet = try WatcherProcess(port: registry.port, service: service, count: watchers, scheduling: reader) }
+                // In the watcher runs: the watcher process, or with `--control-sends` the control instead.
+                let control = withWatchers && controlSends > 0 ? ControlSends(count: controlSends) : nil
+                let fleet = withWatchers && control == nil
+                    ? try WatcherProcess(port: registry.port, service: service, count: watchers, scheduling: reader) : nil
                 let cpuBefore = registry.cpuNanoseconds, readerCPUBefore = childrenCPUNanoseconds()
-                let (samples, answered) = registerSeries(port: registry.port, service: service, first: first, count: registrations, gap: gap,
-                    after: withWatchers ? control : nil)
-                if withWatchers { control = nil }
+                let (samples, answered) = registerSeries(
+                    port: registry.port, service: service, first: first, count: registrations, gap: gap,
+                    afterEach: control.map { $0.sendAll })
                 let cpu = Double(registry.cpuNanoseconds - cpuBefore) / Double(registrations) / 1_000
                 if let fleet {
                     let arrivals = try fleet.finish(last: answered.keys.max() ?? 0)
@@ -119,29 +118,6 @@ struct Measure: ParsableCommand {
         print(String(format: "fan-out, response to the last of %d watchers: p50 %.1f µs  p99 %.1f µs  max %.1f µs  (%d of %d events reached every watcher)",
             watchers, micro(fan.percentile(0.5)), micro(fan.percentile(0.99)), micro(fan.nanoseconds.last ?? 0), delivered, runs * registrations))
     }
-}
-
-/// Registers `count` instances of `service` one at a time; returns the latencies and, per change index,
-/// when its response arrived.
-func registerSeries(
-    port: UInt16, service: String, first: Int, count: Int, gap: useconds_t, after control: ControlSends? = nil
-) -> (LatencySamples, [UInt64: Int64]) {
-    let connection = BlockingHTTPConnection(port: port)
-    var latencies: [Int64] = []
-    latencies.reserveCapacity(count)
-    var answered: [UInt64: Int64] = [:]
-    for i in 0..<count {
-        let request = RosterRequests.register(service: service, number: first + i)
-        let t0 = nowNanoseconds()
-        let (status, index) = connection.exchange(request)
-        let t1 = nowNanoseconds()
-        precondition(status == 201, "registration answered \(status)")
-        latencies.append(t1 - t0)
-        if let index { answered[index] = t1 }
-        control?.sendAll()
-        if gap > 0 { usleep(gap) }
-    }
-    return (LatencySamples(latencies), answered)
 }
 
 /// The control for the watcher runs: loopback TCP connections of this process, each sent one 600-byte
